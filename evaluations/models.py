@@ -1,0 +1,272 @@
+"""What was trained, what it was evaluated on, and what came out.
+
+Models → trainings → checkpoints → evaluations (checkpoint × benchmark) → one score per metric.
+The raw tables are the history and the source of truth: an evaluation is never edited into another result,
+a newer one is added and the latest succeeded evaluation of a (checkpoint, benchmark) is the one that counts.
+"""
+
+import math
+import sys
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+# The largest finite double: a CHECK of `value BETWEEN -MAX AND MAX` rejects ±inf on both databases and NaN on
+# PostgreSQL (where NaN sorts above every number); SQLite stores NaN as NULL, which NOT NULL rejects.
+FLOAT_MAX = sys.float_info.max
+
+
+def validate_finite(value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValidationError("%(value)s is not a finite number.", code="not_finite", params={"value": value})
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=50, unique=True, help_text="Lower-case words joined by hyphens, e.g. 'deduped'.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelFamily(models.Model):
+    """The thing being trained, e.g. `pythia-1.4b`: its runs are trainings."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="models")
+    parameter_count = models.PositiveBigIntegerField(null=True, blank=True, help_text="Number of parameters.")
+    architecture = models.CharField(max_length=100, blank=True)
+    license = models.CharField(max_length=100, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="Anything else worth keeping, as JSON.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "model"
+        verbose_name_plural = "models"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluations:model", args=[self.pk])
+
+
+class Training(models.Model):
+    """One run of a model, e.g. `pythia-1.4b-deduped`."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        STOPPED = "stopped"
+
+    model = models.ForeignKey(ModelFamily, models.CASCADE, related_name="trainings")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Hyperparameters and settings, as JSON.")
+    status = models.CharField(max_length=20, choices=Status, default=Status.FINISHED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    url = models.URLField(max_length=500, blank=True, help_text="Where the run lives: a dashboard, a repository.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="training_name_unique_per_model")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluations:training", args=[self.pk])
+
+
+class Checkpoint(models.Model):
+    training = models.ForeignKey(Training, models.CASCADE, related_name="checkpoints")
+    step = models.BigIntegerField(validators=[MinValueValidator(0)])
+    label = models.CharField(max_length=100, blank=True, help_text="Optional, e.g. 'final' or 'release'.")
+    storage_uri = models.CharField(max_length=1000, blank=True, help_text="Where the weights are stored.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["training", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["training", "step"], name="checkpoint_step_unique_per_training"),
+            models.CheckConstraint(condition=Q(step__gte=0), name="checkpoint_step_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.training.name} @ step {self.step}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluations:checkpoint", args=[self.pk])
+
+
+class Benchmark(models.Model):
+    """A task at a given few-shot count and version: `arc_easy` 0-shot and 5-shot are two benchmarks."""
+
+    slug = models.CharField(
+        max_length=200, help_text="The harness task name, e.g. 'arc_easy' or 'hendrycksTest-anatomy'."
+    )
+    num_fewshot = models.PositiveSmallIntegerField("few-shot count", default=0)
+    version = models.CharField(max_length=50, blank=True, help_text="The task version reported by the harness.")
+    name = models.CharField(max_length=200, help_text="How people call it, e.g. 'ARC (Easy)'.")
+    description = models.TextField(blank=True)
+    url = models.URLField("link", max_length=500, blank=True)
+    category = models.CharField(max_length=100, blank=True, help_text="e.g. 'reasoning', 'knowledge', 'bias'.")
+    is_active = models.BooleanField("active", default=True, help_text="Inactive benchmarks are hidden from pickers.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug", "num_fewshot", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug", "num_fewshot", "version"], name="benchmark_identity_unique"),
+        ]
+
+    def __str__(self) -> str:
+        version = f" v{self.version}" if self.version else ""
+        return f"{self.name} ({self.num_fewshot}-shot{version})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluations:benchmark", args=[self.pk])
+
+    @property
+    def primary_metric(self) -> "Metric | None":
+        return next((metric for metric in self.metrics.all() if metric.is_primary), None)
+
+
+class Metric(models.Model):
+    class Direction(models.TextChoices):
+        HIGHER = "higher", "higher is better"
+        LOWER = "lower", "lower is better"
+        UNKNOWN = "unknown", "unknown: set it"
+
+    benchmark = models.ForeignKey(Benchmark, models.CASCADE, related_name="metrics")
+    key = models.CharField(
+        max_length=200, help_text="As the harness reports it, with its filter: 'acc', 'exact_match,strict-match'."
+    )
+    name = models.CharField("display name", max_length=200, blank=True)
+    direction = models.CharField(max_length=10, choices=Direction, default=Direction.HIGHER)
+    is_primary = models.BooleanField("primary", default=False)
+    lower_bound = models.FloatField(null=True, blank=True, validators=[validate_finite])
+    upper_bound = models.FloatField(null=True, blank=True, validators=[validate_finite])
+    baseline = models.FloatField(
+        "random-chance baseline",
+        null=True,
+        blank=True,
+        validators=[validate_finite],
+        help_text="The score of random guessing; normalised scores map it to 0.",
+    )
+    decimals = models.PositiveSmallIntegerField(default=3, help_text="Decimals shown in tables.")
+
+    class Meta:
+        ordering = ["benchmark", "-is_primary", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["benchmark", "key"], name="metric_key_unique_per_benchmark"),
+            models.UniqueConstraint(
+                fields=["benchmark"], condition=Q(is_primary=True), name="one_primary_metric_per_benchmark"
+            ),
+            models.CheckConstraint(
+                condition=Q(lower_bound__isnull=True)
+                | Q(upper_bound__isnull=True)
+                | Q(lower_bound__lt=F("upper_bound")),
+                name="metric_bounds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark.slug} {self.label}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == self.Direction.HIGHER
+
+    def clean(self) -> None:
+        below = self.lower_bound is not None and self.baseline is not None and self.baseline < self.lower_bound
+        above = self.upper_bound is not None and self.baseline is not None and self.baseline > self.upper_bound
+        if below or above:
+            raise ValidationError({"baseline": "The baseline must lie within the metric's bounds."})
+        if self.lower_bound is not None and self.upper_bound is not None and self.lower_bound >= self.upper_bound:
+            raise ValidationError({"upper_bound": "The upper bound must be greater than the lower bound."})
+
+
+class Evaluation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Source(models.TextChoices):
+        IMPORT = "import"
+        API = "api"
+        ADMIN = "admin"
+        WEB = "web"
+
+    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="evaluations")
+    benchmark = models.ForeignKey(Benchmark, models.PROTECT, related_name="evaluations")
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    source = models.CharField(max_length=20, choices=Source, default=Source.ADMIN)
+    harness = models.CharField(max_length=100, blank=True, help_text="e.g. 'lm-evaluation-harness'.")
+    harness_version = models.CharField(max_length=50, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="How it was run, as JSON.")
+    error = models.TextField(blank=True)
+    # Hash of the scores: the same results arriving twice are recognised and not stored again.
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # "The latest succeeded evaluation of each (checkpoint, benchmark)" and recognising repeated results.
+            models.Index(fields=["checkpoint", "benchmark", "status", "finished_at"], name="evaluation_latest_idx"),
+            # The queue: pending and running evaluations, oldest first.
+            models.Index(fields=["status", "created_at"], name="evaluation_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark} on {self.checkpoint} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluations:checkpoint", args=[self.checkpoint_id]) + f"#evaluation-{self.pk}"
+
+
+class Score(models.Model):
+    evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores")
+    metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores")
+    value = models.FloatField(validators=[validate_finite])
+    stderr = models.FloatField(null=True, blank=True, validators=[validate_finite, MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["metric__key"]
+        constraints = [
+            models.UniqueConstraint(fields=["evaluation", "metric"], name="one_score_per_metric"),
+            models.CheckConstraint(condition=Q(value__gte=-FLOAT_MAX, value__lte=FLOAT_MAX), name="score_value_finite"),
+            models.CheckConstraint(
+                condition=Q(stderr__isnull=True) | Q(stderr__gte=0, stderr__lte=FLOAT_MAX),
+                name="score_stderr_finite_not_negative",
+            ),
+        ]
+        indexes = [
+            # Scores of one metric by value: a benchmark's ranking on its primary metric.
+            models.Index(fields=["metric", "value"], name="score_metric_value_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric.key} = {self.value}"

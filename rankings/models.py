@@ -1,0 +1,1 @@
+"""Saved leaderboards; ranking logic arrives with the rankings issue."""
