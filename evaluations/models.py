@@ -270,3 +270,38 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric.key} = {self.value}"
+
+
+class CurrentScore(models.Model):
+    """Read model: the value that counts for each (checkpoint, metric), i.e. from the latest succeeded evaluation.
+
+    Derived from Evaluation and Score and kept current in the same transaction as the results it derives from
+    (see `evaluations.current`); `manage.py rebuild_current_scores` recreates it from scratch. Rankings read it
+    instead of searching the evaluation history for every row.
+    """
+
+    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="current_scores")
+    metric = models.ForeignKey(Metric, models.CASCADE, related_name="current_scores")
+    evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="+")
+    # Copied from the checkpoint so that "best checkpoint per training" is one index range scan.
+    training = models.ForeignKey(Training, models.CASCADE, related_name="+")
+    step = models.BigIntegerField()
+    value = models.FloatField()
+    stderr = models.FloatField(null=True)
+    # The value with its sign flipped for lower-is-better metrics: "better" always sorts descending.
+    oriented = models.FloatField()
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "metric"], name="one_current_score_per_metric"),
+        ]
+        indexes = [
+            # Best checkpoint of each training on a metric (earlier step wins a tie).
+            models.Index("metric", "training", F("oriented").desc(), "step", name="current_best_per_training_idx"),
+            # Top rows of one metric across all checkpoints.
+            models.Index("metric", F("oriented").desc(), name="current_metric_top_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint_id}/{self.metric_id} = {self.value}"

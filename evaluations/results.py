@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .current import refresh_current_scores
 from .models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Score, Training
 
 
@@ -105,4 +106,5 @@ def record_result(
         Score(evaluation=evaluation, metric=metric, value=float(s.value), stderr=s.stderr)
         for metric, s in scores.items()
     )
+    refresh_current_scores([(checkpoint.pk, benchmark.pk)])
     return RecordedResult(evaluation, created=True)

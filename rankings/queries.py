@@ -1,0 +1,177 @@
+"""Rankings computed by the database, in one query of four chained common table expressions.
+
+SQL forbids a window function inside another one, and most methods need exactly that (a rank over an average of
+per-metric ranks, a best checkpoint chosen by a score that is itself relative to the other rows). Each stage is
+therefore a CTE whose windows the next stage reads as plain columns:
+
+1. `values`:   one row per candidate checkpoint with the chosen metrics side by side (value, stderr, oriented
+               value) from the CurrentScore read model, and its coverage; `require all` drops incomplete rows here.
+2. `filled`:   the worst and best observed oriented value of each metric over those rows, and the oriented value
+               with a missing one replaced by the worst observed under the `worst` policy.
+3. `relative`: per metric, what the method averages: the oriented value, the normalised 0–100 value, the rank, or
+               the win rate.
+4. `scored`:   the (weighted) mean of those, the sort key (higher is always better), and for best-checkpoint-only
+               the checkpoint's position within its training.
+
+The outer query joins the last stage to Checkpoint rows, keeps the best checkpoint of each training when asked, and
+ranks with one more window, so the result is an ordinary QuerySet that tables, filters and pagination take as is.
+"""
+
+from typing import Self
+
+from django.db import models
+from django.db.models import Case, Count, F, FloatField, Max, Min, Q, Value, When, Window
+from django.db.models.functions import Coalesce, DenseRank, Greatest, Least, NullIf, Rank, RowNumber
+from django.db.models.lookups import IsNull, LessThanOrEqual
+from django_cte import CTE, with_cte
+
+from evaluations.models import CurrentScore
+
+from .methods import Method, Missing, RankingSpec, Ties
+
+FLOAT = FloatField()
+
+
+NULL = Value(None, output_field=FLOAT)
+
+
+def _f(value: float) -> Value:
+    return Value(float(value), output_field=FLOAT)
+
+
+def _missing_flag(expression) -> Case:
+    """A partition key that keeps rows lacking a metric out of the windows over that metric."""
+    return Case(When(IsNull(expression, True), then=Value(1)), default=Value(0))
+
+
+def _weighted_mean(terms: list[tuple[float, object]]):
+    """Σ w·x / Σ w over the terms whose x is not NULL; NULL when none is present."""
+    numerator = _f(0)
+    weights = _f(0)
+    for weight, term in terms:
+        numerator = numerator + Coalesce(_f(weight) * term, _f(0))
+        weights = weights + Case(When(IsNull(term, False), then=_f(weight)), default=_f(0))
+    return numerator / NullIf(weights, _f(0))
+
+
+class RankingQuerySet(models.QuerySet):
+    def ranked(self, spec: RankingSpec) -> Self:
+        """Rank the checkpoints of this QuerySet (its filters choose the candidates) by `spec`.
+
+        Annotates `score` (what the method computes), `sort_key` (higher is better), `rank`, `coverage` (how many of
+        the chosen metrics the row has), `checkpoints_ranked` (candidate checkpoints of the row's training) and, per
+        chosen metric, `value_<metric id>` and `stderr_<metric id>`. Ordered by rank, then training name, step and id.
+        Raises RankingError (from `spec.validate`) for a ranking that has no meaning.
+        """
+        spec.validate()
+        values = CTE(self._values_stage(spec), name="ranking_values")
+        filled = CTE(_filled_stage(values, spec), name="ranking_filled")
+        relative = CTE(_relative_stage(filled, spec), name="ranking_relative")
+        scored = CTE(_scored_stage(relative, spec), name="ranking_scored")
+
+        columns = {"score": scored.col.score, "sort_key": scored.col.sort_key, "coverage": scored.col.coverage}
+        columns["checkpoints_ranked"] = scored.col.group_size
+        for index, weighted in enumerate(spec.metrics):
+            columns[f"value_{weighted.metric.pk}"] = getattr(scored.col, f"v{index}")
+            columns[f"stderr_{weighted.metric.pk}"] = getattr(scored.col, f"e{index}")
+        rows = scored.join(self.model._default_manager.all(), pk=scored.col.checkpoint_id).annotate(**columns)
+        rows = rows.filter(score__isnull=False)
+        if spec.best_only:
+            rows = rows.annotate(position_in_training=scored.col.position).filter(position_in_training=1)
+        rank_function = DenseRank() if spec.ties == Ties.DENSE else Rank()
+        rows = rows.annotate(rank=Window(rank_function, order_by=F("sort_key").desc()))
+        return with_cte(values, filled, relative, scored, select=rows).order_by("rank", "training__name", "step", "pk")
+
+    def _values_stage(self, spec: RankingSpec):
+        scores = CurrentScore.objects.filter(metric_id__in=[w.metric.pk for w in spec.metrics])
+        if self.query.has_filters():
+            scores = scores.filter(checkpoint_id__in=self.values("pk"))
+        columns = {}
+        for index, weighted in enumerate(spec.metrics):
+            this_metric = Q(metric_id=weighted.metric.pk)
+            columns[f"v{index}"] = Max("value", filter=this_metric)
+            columns[f"e{index}"] = Max("stderr", filter=this_metric)
+            columns[f"o{index}"] = Max("oriented", filter=this_metric)
+        stage = scores.values("checkpoint_id", "training_id", "step").annotate(coverage=Count("metric_id"), **columns)
+        if spec.missing == Missing.REQUIRE_ALL:
+            stage = stage.filter(coverage=len(spec.metrics))
+        return stage.order_by()
+
+
+def _filled_stage(values: CTE, spec: RankingSpec):
+    columns = {}
+    for index in range(len(spec.metrics)):
+        oriented = getattr(values.col, f"o{index}")
+        columns[f"lo{index}"] = Window(Min(oriented))
+        columns[f"hi{index}"] = Window(Max(oriented))
+        filled = Coalesce(oriented, Window(Min(oriented))) if spec.missing == Missing.WORST else oriented
+        columns[f"f{index}"] = filled
+    return values.queryset().annotate(**columns).order_by()
+
+
+def _normalised(metric, filled, observed_worst, observed_best) -> Case:
+    """0 at the random-chance baseline (else the worst observed), 100 at the best bound (else the best observed).
+
+    Works on oriented values, so lower-is-better metrics are inverted; values below the baseline clamp to 0. When the
+    best is not above the zero point (every row at or below chance, or all equal), the metric gives 0 to everyone.
+    """
+    sign = 1.0 if metric.higher_is_better else -1.0
+    best_bound = metric.upper_bound if metric.higher_is_better else metric.lower_bound
+    zero = _f(sign * metric.baseline) if metric.baseline is not None else observed_worst
+    hundred = _f(sign * best_bound) if best_bound is not None else observed_best
+    return Case(
+        When(IsNull(filled, True), then=NULL),
+        When(LessThanOrEqual(hundred, zero), then=_f(0)),
+        default=Greatest(_f(0), Least(_f(100), _f(100) * (filled - zero) / (hundred - zero))),
+    )
+
+
+def _relative_stage(filled: CTE, spec: RankingSpec):
+    columns = {}
+    for index, weighted in enumerate(spec.metrics):
+        value = getattr(filled.col, f"f{index}")
+        missing = _missing_flag(value)
+        if spec.method == Method.NORMALISED_MEAN:
+            term = _normalised(
+                weighted.metric, value, getattr(filled.col, f"lo{index}"), getattr(filled.col, f"hi{index}")
+            )
+        elif spec.method == Method.MEAN_RANK:
+            rank = Window(Rank(), partition_by=[missing], order_by=value.desc(), output_field=FLOAT)
+            term = Case(When(IsNull(value, True), then=NULL), default=rank)
+        elif spec.method == Method.WIN_RATE:
+            # HELM's win rate: rows beaten, plus half the rows tied, over the other rows that have the metric.
+            beaten = Window(Rank(), partition_by=[missing], order_by=value.asc(), output_field=FLOAT) - _f(1)
+            tied = Window(Count("*"), partition_by=[missing, value], output_field=FLOAT) - _f(1)
+            others = Window(Count(value), output_field=FLOAT) - _f(1)
+            term = Case(
+                When(IsNull(value, True), then=NULL),
+                default=(beaten + _f(0.5) * tied) / NullIf(others, _f(0)),
+            )
+        else:
+            term = value
+        columns[f"x{index}"] = term
+    return filled.queryset().annotate(**columns).order_by()
+
+
+def _scored_stage(relative: CTE, spec: RankingSpec):
+    unweighted = spec.method == Method.MEAN
+    terms = [(1.0 if unweighted else w.weight, getattr(relative.col, f"x{i}")) for i, w in enumerate(spec.metrics)]
+    mean = _weighted_mean(terms)
+    if spec.method == Method.METRIC:
+        score, sort_key = relative.col.v0, relative.col.x0
+    elif spec.method in (Method.MEAN, Method.WEIGHTED_MEAN):
+        score, sort_key = mean * _f(1.0 if spec.higher_is_better else -1.0), mean
+    elif spec.method == Method.MEAN_RANK:
+        score, sort_key = mean, -mean
+    else:
+        score, sort_key = mean, mean
+    stage = relative.queryset().annotate(score=score, sort_key=sort_key)
+    # The best checkpoint of a training: highest sort key, then the earlier step.
+    return stage.annotate(
+        position=Window(
+            RowNumber(),
+            partition_by=[relative.col.training_id],
+            order_by=[F("sort_key").desc(nulls_last=True), relative.col.step.asc()],
+        ),
+        group_size=Window(Count("*"), partition_by=[relative.col.training_id]),
+    ).order_by()
