@@ -59,8 +59,10 @@ class RankingQuerySet(models.QuerySet):
         """Rank the checkpoints of this QuerySet (its filters choose the candidates) by `spec`.
 
         Annotates `score` (what the method computes), `sort_key` (higher is better), `rank`, `coverage` (how many of
-        the chosen metrics the row has), `checkpoints_ranked` (candidate checkpoints of the row's training) and, per
-        chosen metric, `value_<metric id>` and `stderr_<metric id>`. Ordered by rank, then training name, step and id.
+        the chosen metrics the row has), `checkpoints_ranked` (candidate checkpoints of the row's training),
+        `achieved_at` (when the last of its values arrived) and, per chosen metric, `value_<metric id>`,
+        `stderr_<metric id>` and `part_<metric id>` (what the method averages: the normalised value, the rank on that
+        metric, the win rate). Ordered by rank, then training name, step and id.
         Raises RankingError (from `spec.validate`) for a ranking that has no meaning.
         """
         spec.validate()
@@ -71,16 +73,39 @@ class RankingQuerySet(models.QuerySet):
 
         columns = {"score": scored.col.score, "sort_key": scored.col.sort_key, "coverage": scored.col.coverage}
         columns["checkpoints_ranked"] = scored.col.group_size
+        columns["achieved_at"] = scored.col.achieved_at
         for index, weighted in enumerate(spec.metrics):
             columns[f"value_{weighted.metric.pk}"] = getattr(scored.col, f"v{index}")
             columns[f"stderr_{weighted.metric.pk}"] = getattr(scored.col, f"e{index}")
+            columns[f"part_{weighted.metric.pk}"] = getattr(scored.col, f"x{index}")
         rows = scored.join(self.model._default_manager.all(), pk=scored.col.checkpoint_id).annotate(**columns)
         rows = rows.filter(score__isnull=False)
         if spec.best_only:
             rows = rows.annotate(position_in_training=scored.col.position).filter(position_in_training=1)
         rank_function = DenseRank() if spec.ties == Ties.DENSE else Rank()
         rows = rows.annotate(rank=Window(rank_function, order_by=F("sort_key").desc()))
-        return with_cte(values, filled, relative, scored, select=rows).order_by("rank", "training__name", "step", "pk")
+        ranked = with_cte(values, filled, relative, scored, select=rows).order_by(
+            "rank", "training__name", "step", "pk"
+        )
+        ranked.spec = spec
+        return ranked
+
+    def with_running_best(self, *order_by: str) -> Self:
+        """Annotate `best_so_far`: the best score among this row and the rows before it in `order_by`.
+
+        For a ranked QuerySet: by "achieved_at" it is a leaderboard's best score as of each date, by "step" (within one
+        training) the best score as of each checkpoint. Ordered by `order_by`.
+        """
+        spec: RankingSpec = self.spec
+        running = Window(Max("sort_key"), order_by=[F(name).asc() for name in order_by] + [F("pk").asc()])
+        sign = _f(1.0 if spec.higher_is_better else -1.0)
+        return self.annotate(best_so_far=running * sign).order_by(*order_by, "pk")
+
+    def _clone(self):
+        clone = super()._clone()
+        if hasattr(self, "spec"):
+            clone.spec = self.spec
+        return clone
 
     def _values_stage(self, spec: RankingSpec):
         scores = CurrentScore.objects.filter(metric_id__in=[w.metric.pk for w in spec.metrics])
@@ -92,7 +117,9 @@ class RankingQuerySet(models.QuerySet):
             columns[f"v{index}"] = Max("value", filter=this_metric)
             columns[f"e{index}"] = Max("stderr", filter=this_metric)
             columns[f"o{index}"] = Max("oriented", filter=this_metric)
-        stage = scores.values("checkpoint_id", "training_id", "step").annotate(coverage=Count("metric_id"), **columns)
+        stage = scores.values("checkpoint_id", "training_id", "step").annotate(
+            coverage=Count("metric_id"), achieved_at=Max("finished_at"), **columns
+        )
         if spec.missing == Missing.REQUIRE_ALL:
             stage = stage.filter(coverage=len(spec.metrics))
         return stage.order_by()
