@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.urls import reverse
 
 # The largest finite double: a CHECK of `value BETWEEN -MAX AND MAX` rejects ±inf on both databases and NaN on
@@ -86,7 +86,8 @@ class Training(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("evaluations:training", args=[self.pk])
+        # The training and checkpoint pages show rankings too, so the rankings app serves them.
+        return reverse("rankings:training", args=[self.pk])
 
 
 class Checkpoint(models.Model):
@@ -107,7 +108,28 @@ class Checkpoint(models.Model):
         return f"{self.training.name} @ step {self.step}"
 
     def get_absolute_url(self) -> str:
-        return reverse("evaluations:checkpoint", args=[self.pk])
+        return reverse("rankings:checkpoint", args=[self.pk])
+
+    def current_evaluations(self) -> "models.QuerySet[Evaluation]":
+        """The evaluation that counts for each benchmark, with its scores and `evaluation_count` (its history size)."""
+        history_size = (
+            Evaluation.objects.filter(checkpoint=OuterRef("checkpoint"), benchmark=OuterRef("benchmark"))
+            .order_by()
+            .values("benchmark")
+            .annotate(total=Count("pk"))
+            .values("total")
+        )
+        return (
+            self.evaluations.filter(pk__in=CurrentScore.objects.filter(checkpoint=self).values("evaluation_id"))
+            .annotate(evaluation_count=Subquery(history_size))
+            .select_related("benchmark")
+            .prefetch_related(
+                Prefetch(
+                    "scores", Score.objects.select_related("metric").order_by("-metric__is_primary", "metric__key")
+                )
+            )
+            .order_by("benchmark__name", "benchmark__num_fewshot", "benchmark__version", "benchmark__pk")
+        )
 
 
 class Benchmark(models.Model):
@@ -172,7 +194,10 @@ class Metric(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["benchmark", "key"], name="metric_key_unique_per_benchmark"),
             models.UniqueConstraint(
-                fields=["benchmark"], condition=Q(is_primary=True), name="one_primary_metric_per_benchmark"
+                fields=["benchmark"],
+                condition=Q(is_primary=True),
+                name="one_primary_metric_per_benchmark",
+                violation_error_message="A benchmark has exactly one primary metric.",
             ),
             models.CheckConstraint(
                 condition=Q(lower_bound__isnull=True)
@@ -230,21 +255,38 @@ class Evaluation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The job queue: a worker claims a pending evaluation for a limited time (its lease) and proves it holds the
+    # lease with the token it was given; an expired lease sends the job back to pending, up to a maximum of attempts.
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker running or last running it.")
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A job is requested once: a second request while one is pending or running is the same request.
+            models.UniqueConstraint(
+                fields=["checkpoint", "benchmark"],
+                condition=Q(status__in=["pending", "running"]),
+                name="one_open_evaluation_per_checkpoint_and_benchmark",
+                violation_error_message="This checkpoint already has a pending or running evaluation on it.",
+            ),
+        ]
         indexes = [
             # "The latest succeeded evaluation of each (checkpoint, benchmark)" and recognising repeated results.
             models.Index(fields=["checkpoint", "benchmark", "status", "finished_at"], name="evaluation_latest_idx"),
             # The queue: pending and running evaluations, oldest first.
             models.Index(fields=["status", "created_at"], name="evaluation_queue_idx"),
+            # Newest first: the admin's evaluation list and the recent evaluations on the home page.
+            models.Index(fields=["-created_at", "-id"], name="evaluation_newest_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.benchmark} on {self.checkpoint} ({self.status})"
 
     def get_absolute_url(self) -> str:
-        return reverse("evaluations:checkpoint", args=[self.checkpoint_id]) + f"#evaluation-{self.pk}"
+        return reverse("rankings:checkpoint", args=[self.checkpoint_id]) + f"#evaluation-{self.pk}"
 
 
 class Score(models.Model):

@@ -42,6 +42,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def database_from_env(default_url: str) -> dict:
     url = os.environ.get("DATABASE_URL") or default_url
+    if "://" not in url:
+        # Not echoed: a mistyped URL may still hold a password.
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be a URL such as postgres://user@host:5432/name or sqlite:///path/to/db.sqlite3."
+        )
     try:
         config = dj_database_url.parse(url, conn_max_age=env_int("CONN_MAX_AGE", 0), conn_health_checks=True)
     except ValueError as error:
@@ -77,8 +82,11 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "evaluations",
     "rankings",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +142,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "leaderboard_site.staticfinders.PackageFileFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -143,7 +156,7 @@ STORAGES = {
     },
 }
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/semantic.html"
+DJANGO_TABLES2_TEMPLATE = "rankings/table.html"
 
 # Production hardening: only takes effect with DEBUG off, so local development over plain HTTP keeps working.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -163,4 +176,80 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+
+# The REST API under /api/ (docs/api.md). Reads are open to anonymous clients unless API_ANONYMOUS_READ is off;
+# every write needs an API token whose user has the matching permission.
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as '100/minute'; 'none' switches the throttle off."""
+    raw = os.environ.get(name, default).strip()
+    if raw.lower() in {"", "none", "off"}:
+        return None
+    number, _, period = raw.partition("/")
+    if not number.isdigit() or period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
+        raise ImproperlyConfigured(f"{name} must be a rate such as '100/minute' or 'none', got {raw!r}.")
+    return raw
+
+
+API_ANONYMOUS_READ = env_bool("API_ANONYMOUS_READ", True)
+API_MAX_RESULTS_PER_REQUEST = env_int("API_MAX_RESULTS_PER_REQUEST", 1000)
+API_MAX_FILES_PER_UPLOAD = env_int("API_MAX_FILES_PER_UPLOAD", 50)
+# Request bodies above this many bytes are refused with a 413, uploads included.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+# The job queue: how long a claimed evaluation stays with its worker without a heartbeat, and how many times a job
+# whose lease expired goes back to the queue before it is failed.
+EVALUATION_LEASE_SECONDS = env_int("EVALUATION_LEASE_SECONDS", 600)
+EVALUATION_MAX_ATTEMPTS = env_int("EVALUATION_MAX_ATTEMPTS", 3)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["evaluations.api.permissions.CanRead"],
+    "DEFAULT_PARSER_CLASSES": ["evaluations.api.framework.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "evaluations.api.framework.PageNumberPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "evaluations.api.framework.StableOrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "evaluations.api.permissions.AnonThrottle",
+        "evaluations.api.permissions.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "120/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "evaluations.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "evaluations.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Leaderboard API",
+    "DESCRIPTION": "Models, trainings, checkpoints, benchmarks, evaluations and rankings; results in, jobs out.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EvaluationStatus": "evaluations.models.Evaluation.Status",
+        "EvaluationSource": "evaluations.models.Evaluation.Source",
+        "Direction": "evaluations.models.Metric.Direction",
+        "RankingMethod": "rankings.methods.Method",
+        "MissingPolicy": "rankings.methods.Missing",
+        "TieStyle": "rankings.methods.Ties",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "evaluations.api.schema.add_error_responses",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

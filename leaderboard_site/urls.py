@@ -7,7 +7,9 @@ from evaluations import views as evaluation_views
 urlpatterns = [
     path("", evaluation_views.home, name="home"),
     path("", include("evaluations.urls")),
+    path("", include("rankings.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("leaderboard_site.api_urls")),
 ]

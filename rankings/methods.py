@@ -56,6 +56,18 @@ class RankingSpec:
         return cls(metrics=tuple(WeightedMetric(m) for m in metrics), **options)
 
     @property
+    def method_label(self) -> str:
+        return Method(self.method).label
+
+    @property
+    def missing_label(self) -> str:
+        return Missing(self.missing).label
+
+    @property
+    def ties_label(self) -> str:
+        return Ties(self.ties).label
+
+    @property
     def higher_is_better(self) -> bool:
         """Whether a higher `score` is better (mean rank is the one score where lower wins)."""
         if self.method == Method.MEAN_RANK:

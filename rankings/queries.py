@@ -101,6 +101,24 @@ class RankingQuerySet(models.QuerySet):
         sign = _f(1.0 if spec.higher_is_better else -1.0)
         return self.annotate(best_so_far=running * sign).order_by(*order_by, "pk")
 
+    def rows_of(self, checkpoint_ids) -> Self:
+        """Only the rows of these checkpoints, keeping the ranks and scores they have among all the rows.
+
+        A plain `filter(pk__in=...)` would narrow the rows before the final rank is computed and so restart it; this
+        filters on a window marker instead, which the database applies after ranking.
+        """
+        ids = list(checkpoint_ids)
+        marker = Window(Max(Case(When(pk__in=ids, then=Value(1)), default=Value(0))), partition_by=[F("pk")])
+        return self.annotate(kept=marker).filter(kept=1)
+
+    def with_best_values(self) -> Self:
+        """Annotate `best_<metric id>`: the best value of each ranked metric among the rows, for highlighting."""
+        columns = {}
+        for weighted in self.spec.metrics:
+            best = Max if weighted.metric.higher_is_better else Min
+            columns[f"best_{weighted.metric.pk}"] = Window(best(f"value_{weighted.metric.pk}"))
+        return self.annotate(**columns)
+
     def _clone(self):
         clone = super()._clone()
         if hasattr(self, "spec"):

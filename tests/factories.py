@@ -59,3 +59,24 @@ def score(
     target = checkpoint_obj or checkpoint(training_name=training, step=step)
     result = record_result(target, metric.benchmark, {metric: ScoreValue(value, stderr)}, source="admin")
     return result.evaluation.scores.get(metric=metric)
+
+
+def user(*, username: str | None = None, perms: tuple[str, ...] = (), is_staff: bool = False, **fields):
+    """A user with the permissions named 'app_label.codename'."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    account = get_user_model().objects.create_user(
+        username=username or f"user-{next(_counter)}", password="a-long-test-password", is_staff=is_staff, **fields
+    )
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        account.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return account
+
+
+def api_token(*, owner=None, name: str = "test token"):
+    """An API token and its key (the key exists only here: the database keeps its hash)."""
+    from accounts.models import ApiToken
+
+    return ApiToken.objects.issue(owner or user(), name=name)

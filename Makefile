@@ -1,0 +1,73 @@
+# Everything runs from .venv, created on first use: a fresh machine needs only Python ≥ 3.12 and make.
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+# The first of these that is Python ≥ 3.12: in this folder pyenv's `python3` shim picks what .python-version names.
+PYTHON_CANDIDATES := $(if $(PYTHON),$(PYTHON),python3 python3.13 python3.12)
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# Installing again only when pyproject.toml changed keeps a second `make run` fast.
+INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint clean
+
+help:
+	@echo "make run    set up .venv, migrate, load the demo data into an empty database, create a local admin,"
+	@echo "            and serve on http://$(HOST):$(PORT)/ (make run HOST=0.0.0.0 PORT=9000)"
+	@echo "make test   run the test suite (make test PYTEST_ARGS='-k benchmark -x')"
+	@echo "make lint   ruff check, ruff format --check, makemigrations --check"
+	@echo "make clean  remove .venv and caches (keeps db.sqlite3 and .local-admin-password)"
+
+run: $(INSTALLED)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py load_demo
+	$(PY) manage.py ensure_local_admin
+	@echo
+	@echo "Serving on http://$(HOST):$(PORT)/ (admin at http://$(HOST):$(PORT)/admin/). Stop with Ctrl+C."
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(INSTALLED_TEST)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED_TEST)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+$(INSTALLED): pyproject.toml | $(PY)
+	@echo "Installing the project and its dependencies into $(VENV)..."
+	$(PY) -m pip install --quiet --editable .
+	@touch $@
+
+$(INSTALLED_TEST): pyproject.toml | $(PY)
+	@echo "Installing the project with its test dependencies into $(VENV)..."
+	$(PY) -m pip install --quiet --editable '.[test]'
+	@touch $@ $(INSTALLED)
+
+$(PY):
+	@python=""; \
+	for candidate in $(PYTHON_CANDIDATES); do \
+	  if "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	    python="$$candidate"; break; \
+	  fi; \
+	done; \
+	if [ -z "$$python" ]; then \
+	  echo "No Python 3.12 or newer found (tried: $(PYTHON_CANDIDATES))." >&2; \
+	  echo "Install Python 3.13 (python.org, your package manager's python3.13, or 'pyenv install 3.13')," >&2; \
+	  echo "or point to one: make $(or $(MAKECMDGOALS),run) PYTHON=/path/to/python3.13" >&2; \
+	  exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $$python ($$("$$python" --version 2>&1))"; \
+	"$$python" -m venv $(VENV) || { \
+	  rm -rf $(VENV); \
+	  echo "Could not create $(VENV). On Debian or Ubuntu, install the venv module: apt install python3-venv" >&2; \
+	  exit 1; \
+	}

@@ -1,0 +1,83 @@
+"""One shape for every API error: `{"detail": ..., "code": ..., "errors": [{"index", "field", "message"}]}`.
+
+`errors` itemises validation errors: `index` is the position of the item in a list body (results, files), `field` a
+dotted path inside it (`benchmark.slug`, `metrics.acc`).
+"""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, serializers, status
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ItemErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(required=False, help_text="The item's position in a list body.")
+    field = serializers.CharField(help_text="Dotted path of the field, empty for the item as a whole.")
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = ItemErrorSerializer(many=True, required=False)
+
+
+def flatten(detail, path: tuple = ()) -> list[dict]:
+    """DRF's nested error details as a flat list of {index, field, message}."""
+    if isinstance(detail, dict):
+        return [error for key, value in detail.items() for error in flatten(value, (*path, key))]
+    if isinstance(detail, list) and detail and not all(isinstance(item, str) for item in detail):
+        return [error for position, item in enumerate(detail) for error in flatten(item, (*path, position))]
+    messages = detail if isinstance(detail, list) else [detail]
+    index = None
+    if path and isinstance(path[0], int):
+        index, path = path[0], path[1:]
+    field = ".".join(str(part) for part in path if part != "non_field_errors")
+    errors = [{"field": field, "message": str(message)} for message in messages]
+    if index is not None:
+        errors = [{"index": index, **error} for error in errors]
+    return errors
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit, met when DRF reads a JSON body
+        exc = RequestTooLarge(
+            f"The request body is larger than the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many fields or files in a form
+        exc = exceptions.ParseError(str(exc))
+    # Imported here: rest_framework.views reads the API settings, which name this module's neighbours.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten(exc.detail)
+        summary = errors[0]["message"] if len(errors) == 1 else f"{len(errors)} errors in the request."
+        response.data = {"detail": summary, "code": "invalid", "errors": errors}
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        code = detail.code if isinstance(detail, exceptions.ErrorDetail) else "error"
+        response.data = {"detail": str(detail), "code": code or "error"}
+    return response
+
+
+@csrf_exempt  # a POST to an unknown path is a 404 too, not a CSRF failure page
+def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Unknown paths under /api/ answer JSON, not the site's HTML 404 page."""
+    hint = "" if request.path.endswith("/") else " API paths end with a slash."
+    return JsonResponse({"detail": f"No API endpoint at {request.path}.{hint}", "code": "not_found"}, status=404)

@@ -1,0 +1,134 @@
+"""What every API view shares: bounded and checked request bodies, page-number pagination with stable ordering,
+and the refusal of NUL characters (PostgreSQL cannot store or compare them; they would be a 500 there)."""
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.db.models import F
+from rest_framework import exceptions, filters, pagination, parsers
+
+from .errors import RequestTooLarge
+
+# JSON nested deeper than this is refused: nothing we accept needs more, and deep nesting costs recursion.
+MAX_DEPTH = 64
+
+
+def check_size(parser_context: dict | None) -> None:
+    request = (parser_context or {}).get("request")
+    if request is None:
+        return
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and length > limit:
+        raise RequestTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+
+
+def check_values(data: object) -> None:
+    """Refuse NUL characters in any string or key, and nesting deeper than MAX_DEPTH (iteratively: no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise exceptions.ParseError(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise exceptions.ParseError("Text may not contain NUL (\\u0000) characters.")
+        elif isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with the size limit, NaN/Infinity refused, and deep or NUL-bearing documents refused."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        check_size(parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(f"The JSON is nested more than {MAX_DEPTH} levels deep.") from None
+        check_values(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        check_size(parser_context)
+        try:
+            result = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:  # too many fields or files
+            raise exceptions.ParseError(str(error)) from None
+        check_values(dict(result.data.lists()))
+        return result
+
+
+def reject_nul_in_query(request) -> None:
+    for key, values in request.query_params.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise exceptions.ValidationError({key.replace("\x00", ""): ["NUL characters are not allowed."]})
+
+
+class ApiMixin:
+    """Base behaviour of every API view."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        reject_nul_in_query(request)
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """`?page=` and `?page_size=` (at most `max_page_size`; larger sizes are capped). A page size that is not a
+    positive whole number is a 400, not silently the default."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({"page_size": ["The page size must be a whole number ≥ 1."]})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = f"Results per page, at most {self.max_page_size} (larger is capped)."
+        return parameters
+
+
+class StableOrderingFilter(filters.OrderingFilter):
+    """`?ordering=` over the view's whitelisted `ordering_fields` (anything else is a 400), NULLs last on both
+    databases, the primary key breaking ties so that pages never overlap."""
+
+    def filter_queryset(self, request, queryset, view):
+        allowed = {f"{sign}{name}" for name in getattr(view, "ordering_fields", []) for sign in ("", "-")}
+        asked = [term.strip() for term in request.query_params.get(self.ordering_param, "").split(",") if term.strip()]
+        if unknown := [term for term in asked if term not in allowed]:
+            raise exceptions.ValidationError(
+                {self.ordering_param: [f"Cannot order by {unknown[0]!r}; choose from {', '.join(sorted(allowed))}."]}
+            )
+        ordering = asked or list(getattr(view, "ordering", []))
+        names = [name.lstrip("-") for name in ordering]
+        if "pk" not in names and "id" not in names:
+            ordering = [*ordering, "pk"]
+        expressions = [
+            F(name[1:]).desc(nulls_last=True) if name.startswith("-") else F(name).asc(nulls_last=True)
+            for name in ordering
+        ]
+        return queryset.order_by(*expressions)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = getattr(view, "ordering_fields", [])
+        for parameter in parameters:
+            parameter["schema"] = {"type": "string", "enum": [f"{p}{f}" for f in fields for p in ("", "-")]}
+            parameter["description"] = "Sort by this field (`-` for descending); ties are broken by id."
+        return parameters

@@ -1,0 +1,252 @@
+"""The evaluation job queue: pending evaluations are jobs that workers claim, run and report on.
+
+A worker claims the oldest pending job (optionally of some benchmarks or models) and gets a lease: a random token and
+an expiry time. Only the holder of the token may extend the lease (heartbeat), complete the job with its scores, or
+fail it. A lease that expires sends the job back to pending, to be claimed again, until it has been tried
+`EVALUATION_MAX_ATTEMPTS` times; then it fails with a reason. Expired leases are collected lazily, before each claim,
+and by `manage.py requeue_expired_jobs`; until then the lease's holder can still heartbeat or complete it, as no
+other worker has it.
+
+Every state change is one conditional UPDATE (`... WHERE status = 'running' AND lease_token = ...`), so two workers
+never both win: on PostgreSQL the claim also skips rows another transaction has locked (`FOR UPDATE SKIP LOCKED`);
+on SQLite, which serialises writers, it retries the conditional UPDATE when another worker took the row first.
+Domain errors are exceptions; the API decides the status codes.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from .current import refresh_current_scores
+from .models import Benchmark, Checkpoint, Evaluation, Metric, Score
+from .results import ScoreValue, fingerprint, validate_score
+
+PENDING = Evaluation.Status.PENDING
+RUNNING = Evaluation.Status.RUNNING
+SUCCEEDED = Evaluation.Status.SUCCEEDED
+FAILED = Evaluation.Status.FAILED
+OPEN = (PENDING, RUNNING)
+# On SQLite a claim retries when another worker took the oldest job between its SELECT and its UPDATE.
+CLAIM_RETRIES = 20
+
+
+class LeaseError(Exception):
+    """The job is not held by the lease token presented: another worker has it, or it is no longer running."""
+
+
+@dataclass(frozen=True)
+class Requested:
+    evaluation: Evaluation
+    created: bool
+
+
+@dataclass(frozen=True)
+class Completed:
+    evaluation: Evaluation
+    # False when the same completion was already recorded (a worker retrying after a lost response).
+    created: bool
+
+
+@dataclass(frozen=True)
+class Requeued:
+    requeued: int
+    failed: int
+
+
+def lease_duration(seconds: int | None = None) -> timedelta:
+    return timedelta(seconds=seconds or settings.EVALUATION_LEASE_SECONDS)
+
+
+def pending_jobs() -> QuerySet[Evaluation]:
+    """Pending evaluations, oldest first: the order in which workers get them."""
+    return Evaluation.objects.filter(status=PENDING).order_by("created_at", "pk")
+
+
+@transaction.atomic
+def request_evaluations(
+    checkpoint: Checkpoint, benchmarks: Iterable[Benchmark], *, user=None, source: str = Evaluation.Source.WEB
+) -> list[Requested]:
+    """A pending evaluation of `checkpoint` on each benchmark, unless one is already pending or running."""
+    # Locking the checkpoint row serialises concurrent requests for it on PostgreSQL (SQLite serialises writers).
+    Checkpoint.objects.select_for_update().filter(pk=checkpoint.pk).first()
+    benchmarks = list(benchmarks)
+    open_jobs = {
+        job.benchmark_id: job
+        for job in Evaluation.objects.filter(checkpoint=checkpoint, benchmark__in=benchmarks, status__in=OPEN).order_by(
+            "created_at", "pk"
+        )
+    }
+    requested = []
+    for benchmark in benchmarks:
+        if benchmark.pk in open_jobs:
+            requested.append(Requested(open_jobs[benchmark.pk], created=False))
+            continue
+        job = Evaluation.objects.create(
+            checkpoint=checkpoint, benchmark=benchmark, status=PENDING, source=source, requested_by=user
+        )
+        open_jobs[benchmark.pk] = job
+        requested.append(Requested(job, created=True))
+    return requested
+
+
+def claim(
+    worker: str,
+    *,
+    benchmarks: Iterable[int] = (),
+    models: Iterable[int] = (),
+    lease_seconds: int | None = None,
+    now: datetime | None = None,
+) -> Evaluation | None:
+    """Hand the oldest pending job (of `benchmarks` and `models` when given) to `worker`, or None when there is none.
+
+    The job becomes running with a new lease token, its attempts counted; expired leases are requeued first.
+    """
+    now = now or timezone.now()
+    requeue_expired(now=now)
+    candidates = pending_jobs()
+    if benchmarks := list(benchmarks):
+        candidates = candidates.filter(benchmark__in=benchmarks)
+    if models := list(models):
+        candidates = candidates.filter(checkpoint__training__model__in=models)
+    lease = {
+        "status": RUNNING,
+        "worker": worker,
+        "lease_token": uuid.uuid4(),
+        "lease_expires_at": now + lease_duration(lease_seconds),
+        "attempts": F("attempts") + 1,
+        "started_at": now,
+        "error": "",
+    }
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            job_id = candidates.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True).first()
+            if job_id is None or not Evaluation.objects.filter(pk=job_id, status=PENDING).update(**lease):
+                return None
+    else:
+        for _ in range(CLAIM_RETRIES):
+            job_id = candidates.values_list("pk", flat=True).first()
+            if job_id is None:
+                return None
+            if Evaluation.objects.filter(pk=job_id, status=PENDING).update(**lease):
+                break
+        else:
+            return None
+    return Evaluation.objects.select_related("checkpoint__training__model", "benchmark").get(pk=job_id)
+
+
+def _held(job_id: int, token: uuid.UUID) -> Q:
+    return Q(pk=job_id, status=RUNNING, lease_token=token)
+
+
+def _lease_error(job_id: int, token: uuid.UUID) -> Exception:
+    """Why the lease check failed: no such job, or it is not running under this token."""
+    job = Evaluation.objects.filter(pk=job_id).only("status", "lease_token").first()
+    if job is None:
+        return Evaluation.DoesNotExist(f"No evaluation {job_id}.")
+    if job.status == RUNNING:
+        return LeaseError("Another worker holds this job's lease: this lease token is not (or no longer) valid.")
+    return LeaseError(f"The job is {job.status}, not running: its lease is over.")
+
+
+def heartbeat(job_id: int, token: uuid.UUID, *, lease_seconds: int | None = None) -> Evaluation:
+    """Extend the lease of a running job held with `token`; raises LeaseError (or DoesNotExist) otherwise."""
+    expires = timezone.now() + lease_duration(lease_seconds)
+    if not Evaluation.objects.filter(_held(job_id, token)).update(lease_expires_at=expires):
+        raise _lease_error(job_id, token)
+    return Evaluation.objects.get(pk=job_id)
+
+
+def leased(job_id: int, token: uuid.UUID) -> Evaluation:
+    """The job, if it is running under `token` (or was completed under it); raises LeaseError or DoesNotExist."""
+    job = Evaluation.objects.select_related("benchmark").filter(pk=job_id).first()
+    if job is None:
+        raise Evaluation.DoesNotExist(f"No evaluation {job_id}.")
+    if job.lease_token != token or job.status not in (RUNNING, SUCCEEDED):
+        raise _lease_error(job_id, token)
+    return job
+
+
+@transaction.atomic
+def complete(
+    job_id: int,
+    token: uuid.UUID,
+    scores: Mapping[Metric, ScoreValue],
+    *,
+    harness: str = "",
+    harness_version: str = "",
+    config: dict | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> Completed:
+    """The job becomes the succeeded evaluation with `scores`, and the read model follows, in one transaction.
+
+    Completing again with the same token and the same scores changes nothing (created=False): a worker may retry.
+    """
+    Evaluation.objects.select_for_update().filter(pk=job_id).first()
+    job = leased(job_id, token)
+    if not scores:
+        raise ValidationError("No scores.")
+    for metric, score in scores.items():
+        if metric.benchmark_id != job.benchmark_id:
+            raise ValidationError(f"{metric.key} is a metric of another benchmark than this job's.")
+        validate_score(metric.key, score)
+    digest = fingerprint(scores)
+    if job.status == SUCCEEDED:
+        if job.fingerprint == digest:
+            return Completed(job, created=False)
+        raise LeaseError("This job was already completed with other scores: post new results to /results/ instead.")
+    now = timezone.now()
+    fields = {
+        "status": SUCCEEDED,
+        "fingerprint": digest,
+        "harness": harness,
+        "harness_version": harness_version,
+        "config": config or {},
+        "started_at": started_at or job.started_at,
+        "finished_at": finished_at or now,
+        "lease_expires_at": None,
+        "error": "",
+    }
+    # A queryset update: saving the instance would refresh the read model before the scores exist.
+    Evaluation.objects.filter(_held(job_id, token)).update(**fields)
+    Score.objects.bulk_create(
+        Score(evaluation_id=job_id, metric=metric, value=float(s.value), stderr=s.stderr) for metric, s in scores.items()
+    )
+    refresh_current_scores([(job.checkpoint_id, job.benchmark_id)])
+    job.refresh_from_db()
+    return Completed(job, created=True)
+
+
+def fail(job_id: int, token: uuid.UUID, error: str) -> Evaluation:
+    """Record that the worker holding the job could not run it; the job is failed with `error`."""
+    updated = Evaluation.objects.filter(_held(job_id, token)).update(
+        status=FAILED, error=error, finished_at=timezone.now(), lease_expires_at=None
+    )
+    if not updated:
+        raise _lease_error(job_id, token)
+    return Evaluation.objects.get(pk=job_id)
+
+
+def requeue_expired(*, now: datetime | None = None, max_attempts: int | None = None) -> Requeued:
+    """Send running jobs whose lease expired back to pending, or fail those already tried `max_attempts` times."""
+    now = now or timezone.now()
+    max_attempts = max_attempts or settings.EVALUATION_MAX_ATTEMPTS
+    expired = Evaluation.objects.filter(status=RUNNING, lease_expires_at__lt=now)
+    failed = expired.filter(attempts__gte=max_attempts).update(
+        status=FAILED,
+        error=f"Gave up after {max_attempts} attempts: the lease expired each time without a result.",
+        finished_at=now,
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    requeued = expired.filter(attempts__lt=max_attempts).update(
+        status=PENDING, lease_token=None, lease_expires_at=None, started_at=None
+    )
+    return Requeued(requeued=requeued, failed=failed)

@@ -1,0 +1,89 @@
+"""Exports of a ranked view: CSV, JSON and Markdown, each carrying the ranking settings with the rows."""
+
+import csv
+import io
+import json
+
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .methods import RankingSpec
+
+FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
+# Spreadsheets run a cell starting with one of these as a formula; a leading apostrophe makes it plain text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def describe(spec: RankingSpec) -> dict:
+    return {
+        "method": spec.method,
+        "metrics": [
+            {
+                "benchmark": w.metric.benchmark.slug,
+                "num_fewshot": w.metric.benchmark.num_fewshot,
+                "version": w.metric.benchmark.version,
+                "metric": w.metric.key,
+                "direction": w.metric.direction,
+                "weight": w.weight,
+            }
+            for w in spec.metrics
+        ],
+        "best_checkpoint_only": spec.best_only,
+        "missing_values": spec.missing,
+        "ties": spec.ties,
+    }
+
+
+def safe_cell(value):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def export_response(
+    fmt: str, *, title: str, spec: RankingSpec, filters: dict, header: list, rows: list
+) -> HttpResponse:
+    """`rows` are lists of plain values in the order of `header`."""
+    settings = {"leaderboard": title, "ranking": describe(spec), "filters": filters, "exported_at": timezone.now()}
+    if fmt == "json":
+        records = [dict(zip(header, row, strict=True)) for row in rows]
+        body = json.dumps(settings | {"rows": records}, indent=2, default=str, ensure_ascii=False)
+    elif fmt == "md":
+        body = _markdown(settings, header, rows)
+    else:
+        body = _csv(settings, header, rows)
+    response = HttpResponse(body, content_type=f"{FORMATS[fmt]}; charset=utf-8")
+    name = slugify(title) or "ranking"
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def _csv(settings: dict, header: list, rows: list) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    # Settings first as comment lines (pandas: read_csv(..., comment="#")).
+    out.write(f"# {json.dumps(settings, default=str, ensure_ascii=False)}\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(value) for value in row])
+    return out.getvalue()
+
+
+def _markdown(settings: dict, header: list, rows: list) -> str:
+    def cell(value) -> str:
+        text = "" if value is None else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    ranking = settings["ranking"]
+    metrics = ", ".join(f"{m['benchmark']} {m['metric']} (×{m['weight']:g})" for m in ranking["metrics"])
+    lines = [
+        f"**{cell(settings['leaderboard'])}** — {ranking['method']} of {cell(metrics)}; "
+        f"best checkpoint only: {'yes' if ranking['best_checkpoint_only'] else 'no'}; "
+        f"missing values: {ranking['missing_values']}; ties: {ranking['ties']}.",
+        "",
+        "| " + " | ".join(cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

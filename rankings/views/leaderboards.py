@@ -1,0 +1,82 @@
+import markdown
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.utils.safestring import mark_safe
+from django_tables2 import RequestConfig
+
+from ..exports import FORMATS, export_response
+from ..filters import CandidateFilter
+from ..forms import RankingForm
+from ..methods import RankingSpec
+from ..models import Leaderboard, RankedCheckpoint
+from ..tables import LeaderboardTable
+
+PER_PAGE = 50
+
+
+def docs(request: HttpRequest) -> TemplateResponse:
+    """docs/rankings.md, the definitions every ranking follows, as a page of the site."""
+    text = (settings.BASE_DIR / "docs" / "rankings.md").read_text(encoding="utf-8")
+    body = markdown.markdown(text, extensions=["tables"])
+    return TemplateResponse(request, "rankings/docs.html", {"body": mark_safe(body)})  # noqa: S308 (our own file)
+
+
+def leaderboard_list(request: HttpRequest) -> TemplateResponse:
+    boards = Leaderboard.objects.visible_to(request.user).prefetch_related("entries__metric__benchmark")
+    return TemplateResponse(request, "rankings/leaderboard_list.html", {"leaderboards": boards})
+
+
+def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
+    board = get_object_or_404(
+        Leaderboard.objects.visible_to(request.user).prefetch_related(
+            "entries__metric__benchmark", "filter_models", "filter_trainings", "filter_tags"
+        ),
+        slug=slug,
+    )
+    return _ranking_page(request, board=board, candidates=board.candidates(), initial=board.spec())
+
+
+def ranking(request: HttpRequest) -> HttpResponse:
+    """An ad-hoc ranking: everything comes from the query string, through the same code as saved leaderboards."""
+    return _ranking_page(request, board=None, candidates=RankedCheckpoint.objects.all(), initial=None)
+
+
+def _ranking_page(request: HttpRequest, *, board: Leaderboard | None, candidates, initial: RankingSpec | None):
+    form = RankingForm(request.GET, initial_spec=initial)
+    spec = form.spec() if form.is_valid() else initial
+    filters = CandidateFilter(request.GET, queryset=candidates)
+    table = None
+    if spec is not None and spec.metrics:
+        chosen = filters.qs if filters.is_valid() else candidates
+        rows = chosen.ranked(spec).select_related("training__model").with_best_values()
+        export = request.GET.get("_export")
+        if export in FORMATS:
+            return _export(request, export, board, spec, filters, rows)
+        table = LeaderboardTable(rows, spec=spec)
+        RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table}
+    context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
+    template = "rankings/leaderboard.html#results" if request.htmx else "rankings/leaderboard.html"
+    response = TemplateResponse(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def _export(request: HttpRequest, fmt: str, board, spec: RankingSpec, filters: CandidateFilter, rows) -> HttpResponse:
+    """Every row of the filtered ranking, in the order the page shows (its sort), not only the current page."""
+    table = LeaderboardTable(rows, spec=spec, exclude=["compare"])
+    RequestConfig(request, paginate=False).configure(table)
+    values = list(table.as_values())
+    applied = {}
+    if filters.is_valid():
+        for name, value in filters.form.cleaned_data.items():
+            if value:
+                applied[name] = (
+                    [str(v) for v in value]
+                    if isinstance(value, list | tuple) or hasattr(value, "model")
+                    else str(value)
+                )
+    title = board.name if board else "Ad-hoc ranking"
+    return export_response(fmt, title=title, spec=spec, filters=applied, header=values[0], rows=values[1:])
