@@ -1,7 +1,7 @@
 """The evaluation job queue: pending evaluations are jobs that workers claim, run and report on.
 
-A worker claims the oldest pending job (optionally of some benchmarks or models) and gets a lease: a random token and
-an expiry time. Only the holder of the token may extend the lease (heartbeat), complete the job with its scores, or
+Jobs are requested through `evaluations.requests`. A worker claims the oldest pending job (optionally of some
+benchmarks or models) and gets a lease: a random token and an expiry time. Only the holder of the token may extend the lease (heartbeat), complete the job with its scores, or
 fail it. A lease that expires sends the job back to pending, to be claimed again, until it has been tried
 `EVALUATION_MAX_ATTEMPTS` times; then it fails with a reason. Expired leases are collected lazily, before each claim,
 and by `manage.py requeue_expired_jobs`; until then the lease's holder can still heartbeat or complete it, as no
@@ -25,26 +25,19 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .current import refresh_current_scores
-from .models import Benchmark, Checkpoint, Evaluation, Metric, Score
+from .models import Evaluation, Metric, Score
 from .results import ScoreValue, fingerprint, validate_score
 
 PENDING = Evaluation.Status.PENDING
 RUNNING = Evaluation.Status.RUNNING
 SUCCEEDED = Evaluation.Status.SUCCEEDED
 FAILED = Evaluation.Status.FAILED
-OPEN = (PENDING, RUNNING)
 # On SQLite a claim retries when another worker took the oldest job between its SELECT and its UPDATE.
 CLAIM_RETRIES = 20
 
 
 class LeaseError(Exception):
     """The job is not held by the lease token presented: another worker has it, or it is no longer running."""
-
-
-@dataclass(frozen=True)
-class Requested:
-    evaluation: Evaluation
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -67,33 +60,6 @@ def lease_duration(seconds: int | None = None) -> timedelta:
 def pending_jobs() -> QuerySet[Evaluation]:
     """Pending evaluations, oldest first: the order in which workers get them."""
     return Evaluation.objects.filter(status=PENDING).order_by("created_at", "pk")
-
-
-@transaction.atomic
-def request_evaluations(
-    checkpoint: Checkpoint, benchmarks: Iterable[Benchmark], *, user=None, source: str = Evaluation.Source.WEB
-) -> list[Requested]:
-    """A pending evaluation of `checkpoint` on each benchmark, unless one is already pending or running."""
-    # Locking the checkpoint row serialises concurrent requests for it on PostgreSQL (SQLite serialises writers).
-    Checkpoint.objects.select_for_update().filter(pk=checkpoint.pk).first()
-    benchmarks = list(benchmarks)
-    open_jobs = {
-        job.benchmark_id: job
-        for job in Evaluation.objects.filter(checkpoint=checkpoint, benchmark__in=benchmarks, status__in=OPEN).order_by(
-            "created_at", "pk"
-        )
-    }
-    requested = []
-    for benchmark in benchmarks:
-        if benchmark.pk in open_jobs:
-            requested.append(Requested(open_jobs[benchmark.pk], created=False))
-            continue
-        job = Evaluation.objects.create(
-            checkpoint=checkpoint, benchmark=benchmark, status=PENDING, source=source, requested_by=user
-        )
-        open_jobs[benchmark.pk] = job
-        requested.append(Requested(job, created=True))
-    return requested
 
 
 def claim(
@@ -217,7 +183,8 @@ def complete(
     # A queryset update: saving the instance would refresh the read model before the scores exist.
     Evaluation.objects.filter(_held(job_id, token)).update(**fields)
     Score.objects.bulk_create(
-        Score(evaluation_id=job_id, metric=metric, value=float(s.value), stderr=s.stderr) for metric, s in scores.items()
+        Score(evaluation_id=job_id, metric=metric, value=float(s.value), stderr=s.stderr)
+        for metric, s in scores.items()
     )
     refresh_current_scores([(job.checkpoint_id, job.benchmark_id)])
     job.refresh_from_db()

@@ -1,7 +1,7 @@
 """Rankings over HTTP: saved leaderboards, their ranked rows, and ad-hoc rankings.
 
-The rows come from exactly what the HTML pages use (`views._ranking_page`): the RankingForm reads the ranking settings
-from the query string over the leaderboard's own, the CandidateFilter chooses the candidates, and
+The rows come from exactly what the HTML pages use (`views.leaderboards._ranking_page`): the RankingForm reads the
+ranking settings from the query string over the leaderboard's own, the CandidateFilter chooses the candidates, and
 `candidates.ranked(spec)` ranks them, so the API and the page show the same rows for the same parameters. Where the
 page falls back silently (an invalid form or filter), the API answers 400 with the reasons.
 """

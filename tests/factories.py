@@ -62,12 +62,12 @@ def score(
 
 
 def user(*, username: str | None = None, perms: tuple[str, ...] = (), is_staff: bool = False, **fields):
-    """A user with the permissions named 'app_label.codename'."""
+    """A user with the permissions named 'app_label.codename' (no password: hashing one takes a while)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
     account = get_user_model().objects.create_user(
-        username=username or f"user-{next(_counter)}", password="a-long-test-password", is_staff=is_staff, **fields
+        username=username or f"user-{next(_counter)}", password=None, is_staff=is_staff, **fields
     )
     for perm in perms:
         app_label, codename = perm.split(".")

@@ -227,7 +227,7 @@ def record_submissions(submissions: list[Submission], *, user) -> list[Recorded]
 
 
 def _history(checkpoint_ids: set[int], benchmark_ids: set[int]) -> dict[tuple[int, int], dict[str, Evaluation]]:
-    """The succeeded evaluations of these checkpoints on these benchmarks, by (checkpoint, benchmark) and fingerprint."""
+    """Succeeded evaluations of these checkpoints on these benchmarks, by (checkpoint, benchmark) and fingerprint."""
     found = Evaluation.objects.filter(
         status=SUCCEEDED, checkpoint_id__in=checkpoint_ids, benchmark_id__in=benchmark_ids
     ).only("pk", "checkpoint_id", "benchmark_id", "fingerprint", "finished_at", "created_at")

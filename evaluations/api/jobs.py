@@ -5,7 +5,7 @@ is not the caller's is 409, invalid scores are 400.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from .. import queue
 from ..models import Benchmark, Checkpoint, Evaluation
+from ..requests import request_evaluations
 from .errors import Conflict
 from .ingest import Catalog
 from .payloads import (
@@ -98,12 +99,18 @@ class EvaluationJobViewSet(EvaluationViewSet):
         benchmarks = Benchmark.objects.in_bulk(ids)
         if missing := [pk for pk in ids if pk not in benchmarks]:
             raise ValidationError({"benchmarks": [f"No benchmark {', '.join(map(str, missing))}."]})
-        requested = queue.request_evaluations(
-            checkpoint, [benchmarks[pk] for pk in ids], user=request.user, source=Evaluation.Source.API
-        )
-        jobs = self.get_queryset().filter(pk__in=[r.evaluation.pk for r in requested]).order_by("pk")
-        created = sum(r.created for r in requested)
-        body = {"created": created, "existing": len(requested) - created, "evaluations": self._data(jobs, many=True)}
+        pairs = [(checkpoint, benchmarks[pk]) for pk in ids]
+        try:
+            outcome = request_evaluations(pairs, user=request.user, source=Evaluation.Source.API)
+        except IntegrityError:
+            raise Conflict("Another request queued one of these evaluations at the same time: send it again.") from None
+        jobs = self.get_queryset().filter(pk__in=[job.pk for job in outcome.created + outcome.already_open])
+        created = len(outcome.created)
+        body = {
+            "created": created,
+            "existing": len(outcome.already_open),
+            "evaluations": self._data(jobs.order_by("pk"), many=True),
+        }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(

@@ -60,8 +60,13 @@ def _codes(path: str, method: str, operation: dict) -> list[str]:
 
 
 def add_error_responses(result: dict, generator, request, public) -> dict:
-    """Post-processing hook: document the error responses of every operation, in the one shape they all share."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    """Post-processing hook: document the error responses of every operation, in the one shape they all share, and
+    that JSON request bodies refuse fields they do not define."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    for name, component in schemas.items():
+        if name.endswith("Request") and "properties" in component and not name.startswith("Multipart"):
+            component["additionalProperties"] = False
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from ..importers import Importer, Overrides
 from .errors import Conflict
 from .framework import ApiMixin, JSONParser, MultiPartParser
-from .ingest import SubmissionErrors, Submission, record_submissions
+from .ingest import Submission, SubmissionErrors, record_submissions
 from .payloads import BIGINT_MAX, ResultSerializer, StrictCharField, StrictIntegerField, StrictSerializer
 from .permissions import CanAddEvaluations
 

@@ -1,10 +1,13 @@
 """The pages of the site that rank: leaderboards, trainings, checkpoints, comparisons and analyses."""
 
+from .analysis import across, progress
 from .checkpoints import checkpoint, compare
 from .leaderboards import docs, leaderboard, leaderboard_list, ranking
 from .trainings import select_deployment, training
 
 __all__ = [
+    "across",
+    "progress",
     "checkpoint",
     "compare",
     "docs",

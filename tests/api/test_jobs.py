@@ -191,7 +191,9 @@ def test_failing_a_job_records_the_error(worker, acc):
     response = worker.post(f"/api/v1/evaluations/{job['id']}/fail/", body, format="json")
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["error"]) == ("failed", "CUDA out of memory")
-    again = worker.post(f"/api/v1/evaluations/{job['id']}/heartbeat/", {"lease_token": job["lease_token"]}, format="json")
+    again = worker.post(
+        f"/api/v1/evaluations/{job['id']}/heartbeat/", {"lease_token": job["lease_token"]}, format="json"
+    )
     assert again.status_code == 409
     assert "failed" in again.json()["detail"]
 

@@ -129,7 +129,10 @@ def test_rows_carry_the_ranking_settings_and_each_metrics_values(anonymous, data
         "require_all",
         "standard",
     )
-    assert [(m["id"], m["key"], m["weight"]) for m in settings["metrics"]] == [(acc.pk, "acc", 1.0), (ppl.pk, "ppl", 1.0)]
+    assert [(m["id"], m["key"], m["weight"]) for m in settings["metrics"]] == [
+        (acc.pk, "acc", 1.0),
+        (ppl.pk, "ppl", 1.0),
+    ]
     first = body["results"][0]
     assert (first["rank"], first["training"]["name"], first["checkpoint"]["step"], first["model"]["name"]) == (
         1,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from evaluations.models import Benchmark, Checkpoint, CurrentScore, Evaluation, Metric, ModelFamily, Score, Training
+from evaluations.models import Benchmark, Checkpoint, CurrentScore, Evaluation, ModelFamily, Score, Training
 from tests import factories
 
 pytestmark = pytest.mark.django_db

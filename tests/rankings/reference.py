@@ -8,6 +8,7 @@ Deliberately slow and literal: every quantity is computed the way the page words
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 
 # Float arithmetic in SQL and Python may differ in the last bit: scores this close are the same score.
 TIE_TOLERANCE = 1e-12
@@ -131,21 +132,36 @@ def refusal(spec: RefSpec) -> str | None:
     return None
 
 
-def same_score(a: float, b: float) -> bool:
-    return abs(a - b) <= TIE_TOLERANCE * max(1.0, abs(a), abs(b))
+def same_score(a: float, b: float, tolerance: float = TIE_TOLERANCE) -> bool:
+    return abs(a - b) <= tolerance * max(1, abs(a), abs(b))
 
 
-def rank(checkpoints: Iterable[RefCheckpoint], values: Mapping[tuple[int, int], float], spec: RefSpec) -> list[RefRow]:
-    """The rows of the ranking of `checkpoints` (the candidates) by `spec`, in listing order."""
+def rank(
+    checkpoints: Iterable[RefCheckpoint],
+    values: Mapping[tuple[int, int], float],
+    spec: RefSpec,
+    *,
+    exact: bool = False,
+) -> list[RefRow]:
+    """The rows of the ranking of `checkpoints` (the candidates) by `spec`, in listing order.
+
+    With `exact`, every quantity is a Fraction: scores are then exact and only equal ones tie, which tells a tie
+    from two scores that merely round alike.
+    """
     reason = refusal(spec)
     if reason is not None:
         raise ValueError(reason)
+    number = Fraction if exact else float
+    tolerance = 0 if exact else TIE_TOLERANCE
     metrics = [metric for metric, _ in spec.metrics]
-    weights = {metric.id: (1.0 if spec.method == "mean" else weight) for metric, weight in spec.metrics}
+    weights = {metric.id: number(1 if spec.method == "mean" else weight) for metric, weight in spec.metrics}
     candidates = list(checkpoints)
 
     # Oriented values each checkpoint has; a checkpoint with none of the metrics is never a row.
-    own = {c.id: {m.id: m.oriented(values[c.id, m.id]) for m in metrics if (c.id, m.id) in values} for c in candidates}
+    own = {
+        c.id: {m.id: m.oriented(number(values[c.id, m.id])) for m in metrics if (c.id, m.id) in values}
+        for c in candidates
+    }
     pool = [c for c in candidates if own[c.id]]
     if spec.missing == "require_all":
         pool = [c for c in pool if len(own[c.id]) == len(metrics)]
@@ -173,19 +189,19 @@ def rank(checkpoints: Iterable[RefCheckpoint], values: Mapping[tuple[int, int], 
         if spec.method in ("metric", "mean", "weighted_mean"):
             return m.unoriented(mine)
         if spec.method == "normalised_mean":
-            z = m.oriented_baseline if m.baseline is not None else worst[m.id]
-            h = m.oriented_best_bound if m.oriented_best_bound is not None else best[m.id]
+            z = number(m.oriented_baseline) if m.baseline is not None else worst[m.id]
+            h = number(m.oriented_best_bound) if m.oriented_best_bound is not None else best[m.id]
             if h <= z:
-                return 0.0
-            return min(100.0, max(0.0, 100.0 * (mine - z) / (h - z)))
+                return number(0)
+            return min(number(100), max(number(0), 100 * (mine - z) / (h - z)))
         if spec.method == "mean_rank":
-            return 1.0 + sum(1 for other in others if other > mine)
+            return number(1 + sum(1 for other in others if other > mine))
         if spec.method == "win_rate":
             if not others:
                 return None
             beaten = sum(1 for other in others if other < mine)
             tied = sum(1 for other in others if other == mine)
-            return (beaten + 0.5 * tied) / len(others)
+            return (number(beaten) + number(tied) / 2) / len(others)
         raise ValueError(f"unknown method {spec.method!r}")
 
     scores: dict[int, float] = {}
@@ -205,25 +221,25 @@ def rank(checkpoints: Iterable[RefCheckpoint], values: Mapping[tuple[int, int], 
         for c in sorted(rows, key=lambda c: c.step):  # earlier steps first: a tie keeps the earlier one
             held = chosen.get(c.training)
             if held is None or (
-                sort_key[c.id] > sort_key[held.id] and not same_score(sort_key[c.id], sort_key[held.id])
+                sort_key[c.id] > sort_key[held.id] and not same_score(sort_key[c.id], sort_key[held.id], tolerance)
             ):
                 chosen[c.training] = c
         rows = list(chosen.values())
 
-    ranks = _competition_ranks([sort_key[c.id] for c in rows], dense=spec.ties == "dense")
+    ranks = _competition_ranks([sort_key[c.id] for c in rows], dense=spec.ties == "dense", tolerance=tolerance)
     listed = [RefRow(c.id, scores[c.id], ranks[i], coverage[c.id], group_size[c.training]) for i, c in enumerate(rows)]
     order = {c.id: (c.training_name, c.step, c.id) for c in rows}
     return sorted(listed, key=lambda row: (row.rank, order[row.checkpoint]))
 
 
-def _competition_ranks(keys: list[float], *, dense: bool) -> list[int]:
+def _competition_ranks(keys: list[float], *, dense: bool, tolerance: float) -> list[int]:
     """Rank of each key, larger first: 1, 2, 2, 4 (standard) or 1, 2, 2, 3 (dense); near-equal keys tie."""
     by_key = sorted(range(len(keys)), key=lambda i: -keys[i])
     ranks = [0] * len(keys)
     previous = None
     rank = distinct = 0
     for position, i in enumerate(by_key):
-        if previous is None or not same_score(keys[i], previous):
+        if previous is None or not same_score(keys[i], previous, tolerance):
             distinct += 1
             rank = distinct if dense else position + 1
             previous = keys[i]

@@ -168,6 +168,26 @@ def test_normalised_metric_where_all_candidates_are_equal_gives_every_row_0():
     assert _scored(_spec([acc], Method.NORMALISED_MEAN)) == [("a", 1, 0), ("b", 1, 0)]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="scores are compared as floats: 100 + 75 + 0 and 66.67 + 75 + 33.33 both make 175/3 but round apart",
+)
+@pytest.mark.parametrize("best_only", [False, True])
+def test_equal_normalised_means_reached_by_different_values_tie(best_only):
+    # 0 at the baseline, 100 at the upper bound 1: n = 100·(v − 0.25)/0.75 for the first and third, 100·v between.
+    first, second, third = (
+        _metric(slug, lower=0.0, upper=1.0, baseline=b) for slug, b in [("a", 0.25), ("b", 0), ("c", 0.25)]
+    )
+    for step, values in [(1000, (1.0, 0.75, 0.0)), (2000, (0.75, 0.75, 0.5))]:
+        checkpoint = _checkpoint("run", step)
+        for metric, value in zip((first, second, third), values, strict=True):
+            _record(checkpoint, {metric: value})
+    spec = _spec([first, second, third], Method.NORMALISED_MEAN, best_only=best_only)
+    rows = [(row.step, row.rank) for row in RankedCheckpoint.objects.ranked(spec)]
+    # Both score (100 + 75 + 0) / 3 = (66⅔ + 75 + 33⅓) / 3 = 58⅓: one rank, and the earlier step is the best.
+    assert rows == ([(1000, 1)] if best_only else [(1000, 1), (2000, 1)])
+
+
 def test_mean_rank_averages_per_metric_competition_ranks_and_lower_wins():
     acc = _accuracy("arc")
     perplexity = _metric("wikitext", key="word_perplexity", higher=False)
