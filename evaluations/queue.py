@@ -1,11 +1,11 @@
 """The evaluation job queue: pending evaluations are jobs that workers claim, run and report on.
 
 Jobs are requested through `evaluations.requests`. A worker claims the oldest pending job (optionally of some
-benchmarks or models) and gets a lease: a random token and an expiry time. Only the holder of the token may extend the lease (heartbeat), complete the job with its scores, or
-fail it. A lease that expires sends the job back to pending, to be claimed again, until it has been tried
-`EVALUATION_MAX_ATTEMPTS` times; then it fails with a reason. Expired leases are collected lazily, before each claim,
-and by `manage.py requeue_expired_jobs`; until then the lease's holder can still heartbeat or complete it, as no
-other worker has it.
+benchmarks or models) and gets a lease: a random token and an expiry time. Only the holder of the token may extend
+the lease (heartbeat), complete the job with its scores, or fail it. A lease that expires sends the job back to
+pending, to be claimed again, until it has been tried `EVALUATION_MAX_ATTEMPTS` times; then it fails with a reason.
+Expired leases are collected lazily, before each claim, and by `manage.py requeue_expired_jobs`; until then the
+lease's holder can still heartbeat or complete it, as no other worker has it.
 
 Every state change is one conditional UPDATE (`... WHERE status = 'running' AND lease_token = ...`), so two workers
 never both win: on PostgreSQL the claim also skips rows another transaction has locked (`FOR UPDATE SKIP LOCKED`);

@@ -103,6 +103,11 @@ class RankingSpec:
 
     def _check_comparable(self) -> None:
         first = self.metrics[0].metric
+        if first.lower_bound is None or first.upper_bound is None:
+            raise RankingError(
+                f"{first} has no known scale (set its lower and upper bounds), so its raw values cannot be averaged: "
+                "use the normalised mean."
+            )
         for weighted in self.metrics[1:]:
             other = weighted.metric
             if other.direction != first.direction:
@@ -110,8 +115,7 @@ class RankingSpec:
                     f"{first} and {other} point in different directions, so their raw values cannot be averaged: "
                     "use the normalised mean."
                 )
-            same_bounds = (other.lower_bound, other.upper_bound) == (first.lower_bound, first.upper_bound)
-            if not same_bounds or first.lower_bound is None or first.upper_bound is None:
+            if (other.lower_bound, other.upper_bound) != (first.lower_bound, first.upper_bound):
                 raise RankingError(
                     f"{first} and {other} are not on one known scale (both need the same lower and upper bounds), "
                     "so their raw values cannot be averaged: use the normalised mean."

@@ -21,7 +21,7 @@ from typing import Self
 
 from django.db import models
 from django.db.models import Case, Count, F, FloatField, Max, Min, Q, Value, When, Window
-from django.db.models.functions import Coalesce, DenseRank, Greatest, Least, NullIf, Rank, RowNumber
+from django.db.models.functions import Cast, Coalesce, DenseRank, Greatest, Least, NullIf, Rank, Round, RowNumber
 from django.db.models.lookups import IsNull, LessThanOrEqual
 from django_cte import CTE, with_cte
 
@@ -30,6 +30,7 @@ from evaluations.models import CurrentScore
 from .methods import Method, Missing, RankingSpec, Ties
 
 FLOAT = FloatField()
+SORT_DECIMALS = 9
 
 
 NULL = Value(None, output_field=FLOAT)
@@ -57,6 +58,10 @@ def _weighted_mean(terms: list[tuple[float, object]]):
 class RankingQuerySet(models.QuerySet):
     def ranked(self, spec: RankingSpec) -> Self:
         """Rank the checkpoints of this QuerySet (its filters choose the candidates) by `spec`.
+
+        Filter before ranking: relative quantities (observed worst and best, per-metric ranks, win rates, the best
+        checkpoint of a training) are computed over the candidates. A plain filter on the ranked QuerySet would only
+        hide rows and restart the final rank; use `rows_of` to pick rows while keeping their ranks.
 
         Annotates `score` (what the method computes), `sort_key` (higher is better), `rank`, `coverage` (how many of
         the chosen metrics the row has), `checkpoints_ranked` (candidate checkpoints of the row's training),
@@ -194,7 +199,7 @@ def _relative_stage(filled: CTE, spec: RankingSpec):
             )
         else:
             term = value
-        columns[f"x{index}"] = term
+        columns[f"x{index}"] = Cast(term, FLOAT)
     return filled.queryset().annotate(**columns).order_by()
 
 
@@ -202,14 +207,17 @@ def _scored_stage(relative: CTE, spec: RankingSpec):
     unweighted = spec.method == Method.MEAN
     terms = [(1.0 if unweighted else w.weight, getattr(relative.col, f"x{i}")) for i, w in enumerate(spec.metrics)]
     mean = _weighted_mean(terms)
+    # Means reached by different sums differ in the last bits (58⅓ as 100+75+0 or 66⅔+75+33⅓): rounding the sort
+    # key to 9 decimals lets them tie as the definition says. A single metric's values are compared exactly.
+    rounded = Round(mean, precision=SORT_DECIMALS, output_field=FLOAT)
     if spec.method == Method.METRIC:
         score, sort_key = relative.col.v0, relative.col.x0
     elif spec.method in (Method.MEAN, Method.WEIGHTED_MEAN):
-        score, sort_key = mean * _f(1.0 if spec.higher_is_better else -1.0), mean
+        score, sort_key = mean * _f(1.0 if spec.higher_is_better else -1.0), rounded
     elif spec.method == Method.MEAN_RANK:
-        score, sort_key = mean, -mean
+        score, sort_key = mean, -rounded
     else:
-        score, sort_key = mean, mean
+        score, sort_key = mean, rounded
     stage = relative.queryset().annotate(score=score, sort_key=sort_key)
     # The best checkpoint of a training: highest sort key, then the earlier step.
     return stage.annotate(

@@ -200,6 +200,9 @@ def record_submissions(submissions: list[Submission], *, user) -> list[Recorded]
 
     checkpoints = resolve_checkpoints({(s.model, s.training, s.step) for s in submissions})
     targets = [checkpoints[(s.model, s.training, s.step)] for s in submissions]
+    # Concurrent requests for the same checkpoints wait here (PostgreSQL), so the same values posted twice at once
+    # are still recorded once; locking in id order keeps two requests from waiting for each other.
+    list(Checkpoint.objects.select_for_update().filter(pk__in={c.pk for c in targets}).order_by("pk").values("pk"))
     history = _history({c.pk for c in targets}, {b.pk for b, _ in resolved})
     recorded = []
     for submission, checkpoint, (benchmark, scores) in zip(submissions, targets, resolved, strict=True):

@@ -12,7 +12,7 @@ ERROR_RESPONSES = {
     "401": "No credentials, or an invalid or revoked token.",
     "403": "Authenticated, but not allowed to do this.",
     "404": "Not found (or not visible to you), or a page past the end.",
-    "409": "The job's lease is held by another worker or is over.",
+    "409": "A conflict: the job's lease is not yours (or is over), or a concurrent request wrote the same rows.",
     "413": "The request body is larger than the configured limit.",
     "429": "Too many requests: throttled; retry after the time the Retry-After header gives.",
 }
@@ -53,9 +53,7 @@ class AutoSchema(openapi.AutoSchema):
 def _codes(path: str, method: str, operation: dict) -> list[str]:
     codes = ["400", "401", "403", "404", "429"]
     if method != "get":
-        codes.append("413")
-    if path.rstrip("/").endswith(("/heartbeat", "/complete", "/fail")):
-        codes.append("409")
+        codes += ["409", "413"]
     return codes
 
 

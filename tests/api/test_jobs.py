@@ -1,5 +1,6 @@
 """The evaluation job queue over the API: request, claim, heartbeat, complete, fail, and expired leases."""
 
+import json
 import uuid
 from datetime import timedelta
 from io import StringIO
@@ -11,6 +12,7 @@ from django.utils import timezone
 from evaluations import queue
 from evaluations.models import CurrentScore, Evaluation
 from tests import factories
+from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -149,8 +151,6 @@ def test_completing_again_with_the_same_scores_changes_nothing(worker, acc):
 def test_a_completion_is_validated_like_posted_results(worker, acc, metrics, field):
     pending(acc)
     job = claim(worker).json()
-    import json
-
     raw = json.dumps({"lease_token": job["lease_token"], "metrics": metrics}).replace("-Infinity", "-1e400")
     response = worker.post(f"/api/v1/evaluations/{job['id']}/complete/", raw, content_type="application/json")
     assert response.status_code == 400
@@ -159,8 +159,6 @@ def test_a_completion_is_validated_like_posted_results(worker, acc, metrics, fie
 
 
 def test_a_completion_may_create_missing_metrics_when_allowed(acc):
-    from tests.api.conftest import client_for
-
     client = client_for(factories.user(perms=("evaluations.change_evaluation", "evaluations.add_metric")))
     pending(acc)
     job = claim(client).json()

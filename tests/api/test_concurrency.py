@@ -1,4 +1,4 @@
-"""Many workers claiming at once (PostgreSQL: real concurrent transactions): every job is handed out exactly once."""
+"""Concurrent clients (PostgreSQL: real concurrent transactions): jobs handed out once, results recorded once."""
 
 import threading
 from collections import Counter
@@ -112,3 +112,16 @@ def test_concurrent_requests_for_the_same_evaluation_queue_it_once():
     assert statuses.count(201) == 1
     assert set(statuses) <= {200, 201, 409}  # 409: lost the race against the constraint, asked to send it again
     assert Evaluation.objects.filter(status="pending").count() == 1
+
+
+def test_the_same_results_posted_at_once_are_recorded_once():
+    benchmark = factories.benchmark(slug="arc_easy")
+    factories.metric(benchmark=benchmark, key="acc")
+    clients = [client_for(factories.user(perms=("evaluations.add_evaluation",))) for _ in range(WORKERS)]
+    body = [
+        {"model": "m", "training": "t", "step": step, "benchmark": {"slug": "arc_easy"}, "metrics": {"acc": 0.5}}
+        for step in range(5)
+    ]
+    statuses = run_workers(lambda index: clients[index].post("/api/v1/results/", body, format="json").status_code)
+    assert sorted(statuses) == [200] * (WORKERS - 1) + [201]
+    assert Evaluation.objects.count() == 5
