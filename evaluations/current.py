@@ -8,7 +8,8 @@ in SQL, and `current_score_drift` compares the table with a fresh derivation wit
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Subquery, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -24,35 +25,46 @@ def oriented(value_field: str = "value") -> Case:
 
 
 def refresh_current_scores(pairs: Iterable[tuple[int, int]]) -> None:
-    """Recompute the current scores of each (checkpoint id, benchmark id) pair from its latest succeeded evaluation."""
-    for checkpoint_id, benchmark_id in set(pairs):
-        with transaction.atomic():
-            CurrentScore.objects.filter(checkpoint_id=checkpoint_id, metric__benchmark_id=benchmark_id).delete()
-            latest = (
-                Evaluation.objects.filter(
-                    checkpoint_id=checkpoint_id, benchmark_id=benchmark_id, status=Evaluation.Status.SUCCEEDED
-                )
-                .order_by(F("finished_at").desc(nulls_last=True), "-pk")
-                .select_related("checkpoint")
-                .first()
+    """Recompute the current scores of these (checkpoint id, benchmark id) pairs from their latest succeeded
+    evaluations, in four queries whatever the number of pairs."""
+    pairs = set(pairs)
+    if not pairs:
+        return
+    checkpoint_ids = {c for c, _ in pairs}
+    benchmark_ids = {b for _, b in pairs}
+    with transaction.atomic():
+        # The pairs of checkpoints × benchmarks are recomputed whole: a superset of `pairs`, and still exact.
+        CurrentScore.objects.filter(checkpoint_id__in=checkpoint_ids, metric__benchmark_id__in=benchmark_ids).delete()
+        latest = (
+            Evaluation.objects.filter(
+                checkpoint_id__in=checkpoint_ids, benchmark_id__in=benchmark_ids, status=Evaluation.Status.SUCCEEDED
             )
-            if latest is None:
-                continue
-            scores = Score.objects.filter(evaluation=latest).annotate(oriented=oriented())
-            CurrentScore.objects.bulk_create(
-                CurrentScore(
-                    checkpoint_id=checkpoint_id,
-                    metric_id=score.metric_id,
-                    evaluation=latest,
-                    training_id=latest.checkpoint.training_id,
-                    step=latest.checkpoint.step,
-                    value=score.value,
-                    stderr=score.stderr,
-                    oriented=score.oriented,
-                    finished_at=latest.finished_at,
+            .annotate(
+                recency=Window(
+                    RowNumber(),
+                    partition_by=[F("checkpoint_id"), F("benchmark_id")],
+                    order_by=[F("finished_at").desc(nulls_last=True), F("pk").desc()],
                 )
-                for score in scores
             )
+            .filter(recency=1)
+            .values("pk")
+        )
+        rows = (
+            Score.objects.filter(evaluation_id__in=Subquery(latest))
+            .annotate(oriented=oriented())
+            .values(
+                "evaluation_id",
+                "metric_id",
+                "value",
+                "stderr",
+                "oriented",
+                checkpoint_id=F("evaluation__checkpoint_id"),
+                training_id=F("evaluation__checkpoint__training_id"),
+                step=F("evaluation__checkpoint__step"),
+                finished_at=F("evaluation__finished_at"),
+            )
+        )
+        CurrentScore.objects.bulk_create(CurrentScore(**row) for row in rows)
 
 
 def reorient_metric(metric: Metric) -> None:

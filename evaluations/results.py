@@ -58,53 +58,86 @@ def resolve_checkpoint(model_name: str, training_name: str, step: int) -> Checkp
     return checkpoint
 
 
+@dataclass(frozen=True)
+class Result:
+    """One result to record: the succeeded evaluation of `benchmark` on `checkpoint` with these scores."""
+
+    checkpoint: Checkpoint
+    benchmark: Benchmark
+    scores: Mapping[Metric, ScoreValue]
+    source: str
+    harness: str = ""
+    harness_version: str = ""
+    config: dict | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    requested_by: object = None
+
+
+def record_result(checkpoint: Checkpoint, benchmark: Benchmark, scores: Mapping[Metric, ScoreValue], **details):
+    """Store one succeeded evaluation with its scores, unless the same values were already recorded for it."""
+    return record_results([Result(checkpoint, benchmark, scores, **details)])[0]
+
+
 @transaction.atomic
-def record_result(
-    checkpoint: Checkpoint,
-    benchmark: Benchmark,
-    scores: Mapping[Metric, ScoreValue],
-    *,
-    source: str,
-    harness: str = "",
-    harness_version: str = "",
-    config: dict | None = None,
-    started_at: datetime | None = None,
-    finished_at: datetime | None = None,
-    requested_by=None,
-) -> RecordedResult:
-    """Store a succeeded evaluation with its scores, unless the same values were already recorded for it.
+def record_results(results: list[Result]) -> list[RecordedResult]:
+    """Store many results in a few queries, each one unless the same values were already recorded for it.
 
     A result whose values differ from every earlier one is a new evaluation: the history is kept and the latest
-    succeeded evaluation is the one that counts.
+    succeeded evaluation is the one that counts. The read model is refreshed in the same transaction.
     """
-    if not scores:
-        raise ValidationError(f"{benchmark.slug}: no scores.")
-    for metric, score in scores.items():
-        if metric.benchmark_id != benchmark.pk:
-            raise ValidationError(f"{metric.key} is a metric of another benchmark than {benchmark.slug}.")
-        validate_score(metric.key, score)
-    digest = fingerprint(scores)
-    existing = Evaluation.objects.filter(
-        checkpoint=checkpoint, benchmark=benchmark, status=Evaluation.Status.SUCCEEDED, fingerprint=digest
-    ).first()
-    if existing is not None:
-        return RecordedResult(existing, created=False)
-    evaluation = Evaluation.objects.create(
-        checkpoint=checkpoint,
-        benchmark=benchmark,
-        status=Evaluation.Status.SUCCEEDED,
-        source=source,
-        harness=harness,
-        harness_version=harness_version,
-        config=config or {},
-        fingerprint=digest,
-        started_at=started_at,
-        finished_at=finished_at or timezone.now(),
-        requested_by=requested_by,
-    )
+    digests = []
+    for result in results:
+        if not result.scores:
+            raise ValidationError(f"{result.benchmark.slug}: no scores.")
+        for metric, score in result.scores.items():
+            if metric.benchmark_id != result.benchmark.pk:
+                raise ValidationError(f"{metric.key} is a metric of another benchmark than {result.benchmark.slug}.")
+            validate_score(metric.key, score)
+        digests.append(fingerprint(result.scores))
+    known = {
+        (e.checkpoint_id, e.benchmark_id, e.fingerprint): e
+        for e in Evaluation.objects.filter(
+            checkpoint__in={r.checkpoint.pk for r in results},
+            benchmark__in={r.benchmark.pk for r in results},
+            status=Evaluation.Status.SUCCEEDED,
+            fingerprint__in=set(digests),
+        )
+    }
+    now = timezone.now()
+    new: dict[tuple, tuple[Evaluation, Result]] = {}
+    for result, digest in zip(results, digests, strict=True):
+        key = (result.checkpoint.pk, result.benchmark.pk, digest)
+        if key not in known and key not in new:
+            new[key] = (
+                Evaluation(
+                    checkpoint=result.checkpoint,
+                    benchmark=result.benchmark,
+                    status=Evaluation.Status.SUCCEEDED,
+                    source=result.source,
+                    harness=result.harness,
+                    harness_version=result.harness_version,
+                    config=result.config or {},
+                    fingerprint=digest,
+                    started_at=result.started_at,
+                    finished_at=result.finished_at or now,
+                    requested_by=result.requested_by,
+                ),
+                result,
+            )
+    # bulk_create sets the primary keys on both databases (SQLite ≥ 3.35 returns them too).
+    Evaluation.objects.bulk_create(evaluation for evaluation, _ in new.values())
     Score.objects.bulk_create(
         Score(evaluation=evaluation, metric=metric, value=float(s.value), stderr=s.stderr)
-        for metric, s in scores.items()
+        for evaluation, result in new.values()
+        for metric, s in result.scores.items()
     )
-    refresh_current_scores([(checkpoint.pk, benchmark.pk)])
-    return RecordedResult(evaluation, created=True)
+    refresh_current_scores({(key[0], key[1]) for key in new})
+    outcomes = []
+    first_seen = set()
+    for result, digest in zip(results, digests, strict=True):
+        key = (result.checkpoint.pk, result.benchmark.pk, digest)
+        fresh = key in new and key not in first_seen
+        first_seen.add(key)
+        outcomes.append(RecordedResult(new[key][0] if key in new else known[key], created=fresh))
+    return outcomes

@@ -1,4 +1,4 @@
-"""Writing checked result files through `record_result`: one transaction per file, lookups cached per run.
+"""Writing checked result files through `record_results`: one transaction per file, lookups cached per run.
 
 The final checkpoint (a file without a revision) is the training's checkpoint labelled "final"; the first time, it
 is the training's highest known step, which then gets that label, or a new checkpoint at step 0 labelled "final"
@@ -15,9 +15,18 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 
 from ..models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Training
-from ..results import ScoreValue, fingerprint, record_result, resolve_checkpoint
+from ..results import Result, ScoreValue, fingerprint, record_results, resolve_checkpoint
 from . import known
-from .lm_eval import HARNESS, NO_OVERRIDES, InvalidResultFile, Overrides, ParsedFile, ParsedTask, parse_document
+from .lm_eval import (
+    HARNESS,
+    NO_OVERRIDES,
+    InvalidResultFile,
+    Overrides,
+    ParsedFile,
+    ParsedMetric,
+    ParsedTask,
+    parse_document,
+)
 
 FINAL_LABEL = "final"
 
@@ -89,7 +98,9 @@ class Catalog:
         self._benchmarks.clear()
 
     @staticmethod
-    def _create_metrics(benchmark: Benchmark, task: str, parsed: list, *, has_primary: bool) -> dict[str, Metric]:
+    def _create_metrics(
+        benchmark: Benchmark, task: str, parsed: list[ParsedMetric], *, has_primary: bool
+    ) -> dict[str, Metric]:
         directions = {metric.key: known.direction_of(metric.name, metric.higher_is_better) for metric in parsed}
         primary = None
         if not has_primary:
@@ -135,45 +146,50 @@ class Importer:
         """Import an already parsed result file."""
         try:
             parsed = parse_document(data, origin=origin, overrides=self.overrides)
+        except InvalidResultFile as error:
+            return FileOutcome(origin, error=str(error))
+        try:
             with transaction.atomic():
                 return self._write(parsed, origin)
-        except InvalidResultFile as error:
-            reason = str(error)
         except ValidationError as error:
             reason = " ".join(error.messages)
         except (IntegrityError, DataError) as error:
             reason = f"the database refused it: {error}".strip()
+        # The rollback removed what this file created; the cache must not hand those rows to the next file.
         self.catalog.forget()
         return FileOutcome(origin, error=reason)
 
     def _write(self, parsed: ParsedFile, origin: str) -> FileOutcome:
         checkpoint = self._checkpoint(parsed)
         outcome = FileOutcome(origin, checkpoint=checkpoint)
-        # The check record_result makes before writing, done for the whole file in one query: re-importing a file
-        # then costs one query instead of several per task.
+        # The check record_results makes, on (benchmark, fingerprint) pairs only: unchanged results are never loaded
+        # as whole evaluations with their configs, so re-importing a file costs about one query.
         recorded = set(
             Evaluation.objects.filter(checkpoint=checkpoint, status=Evaluation.Status.SUCCEEDED).values_list(
                 "benchmark_id", "fingerprint"
             )
         )
+        pending = []
         for task in parsed.tasks:
             benchmark, metrics = self.catalog.resolve(task)
             scores = {metrics[metric.key]: ScoreValue(metric.value, metric.stderr) for metric in task.metrics}
             if (benchmark.pk, fingerprint(scores)) in recorded:
                 outcome.unchanged += 1
                 continue
-            result = record_result(
-                checkpoint,
-                benchmark,
-                scores,
-                source=Evaluation.Source.IMPORT,
-                harness=HARNESS,
-                harness_version=parsed.harness_version,
-                config=task.config,
-                started_at=parsed.started_at,
-                finished_at=parsed.finished_at,
+            pending.append(
+                Result(
+                    checkpoint,
+                    benchmark,
+                    scores,
+                    source=Evaluation.Source.IMPORT,
+                    harness=HARNESS,
+                    harness_version=parsed.harness_version,
+                    config=task.config,
+                    started_at=parsed.started_at,
+                    finished_at=parsed.finished_at,
+                )
             )
-            recorded.add((benchmark.pk, result.evaluation.fingerprint))
+        for result in record_results(pending):
             if result.created:
                 outcome.created += 1
             else:

@@ -38,14 +38,15 @@ Model, training and checkpoint (each can be overridden; an overridden training a
 
 Timing and provenance
     `date` (a Unix timestamp, when the run started) is `started_at`; `finished_at` adds
-    `total_evaluation_time_seconds` when present, else equals `date`; without `date` both are left to the caller
-    (now). Harness version = `lm_eval_version` or "". Each evaluation's config is the file's `config` plus, when
-    present, the task's `n-samples`, a small subset of its `configs` entry, the harness `git_hash`, and the file
-    it came from.
+    `total_evaluation_time_seconds` when present, else equals `date`; without `date`, `started_at` stays empty and
+    `finished_at` is the time of the import. Harness version = `lm_eval_version` or "". Each evaluation's config is
+    the file's `config` plus, when present, the task's `n-samples`, the `TASK_CONFIG_KEYS` of its `configs` entry,
+    the harness `git_hash`, and the name of the file it came from (`imported_from`).
 """
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,9 +78,12 @@ TASK_CONFIG_KEYS = (
     "generation_kwargs",
     "metadata",
 )
-# Column sizes in evaluations.models: longer names would fail on PostgreSQL only.
+# Column sizes in evaluations.models: what does not fit fails on PostgreSQL only, or in the SQLite driver.
 MAX_NAME = 200
 MAX_VERSION = 50
+MAX_FEWSHOT = 32767
+MAX_STEP = 2**63 - 1
+MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 class InvalidResultFile(Exception):
@@ -193,8 +197,8 @@ def _identity(data: Mapping, config: Mapping, *, origin: str, overrides: Overrid
         step = step_from_revision(model_args.get("revision") or config.get("model_revision"))
     _check_length("training name", training, MAX_NAME)
     _check_length("model name", model, MAX_NAME)
-    if step is not None and step < 0:
-        raise InvalidResultFile(f"the step must be ≥ 0, got {step}.")
+    if step is not None and not 0 <= step <= MAX_STEP:
+        raise InvalidResultFile(f"the step must be a whole number from 0 to {MAX_STEP}, got {step}.")
     return model, training, step
 
 
@@ -305,9 +309,11 @@ def _split_row(task: str, row: Mapping, *, is_v04: bool) -> tuple[dict, dict]:
 def _number(task: str, key: str, raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise InvalidResultFile(f"{task}: {key} must be a number, got {raw!r}.")
-    if not math.isfinite(raw):
-        raise InvalidResultFile(f"{task}: {key} must be a finite number, got {raw}.")
-    return float(raw)
+    # JSON integers have no size limit; one too large for a float is as unusable as an infinity.
+    value = float(raw) if isinstance(raw, float) or abs(raw) <= MAX_FLOAT_INT else math.inf
+    if not math.isfinite(value):
+        raise InvalidResultFile(f"{task}: {key} must be a finite number, got {value}.")
+    return value
 
 
 def _stderr(task: str, key: str, raw: object) -> float | None:
@@ -323,8 +329,8 @@ def _num_fewshot(task: str, n_shot: Mapping, config: Mapping) -> int:
     raw, where = (n_shot[task], f"n-shot of {task}") if task in n_shot else (config.get("num_fewshot"), "num_fewshot")
     if raw is None:
         return 0
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise InvalidResultFile(f"{where} must be a whole number ≥ 0, got {raw!r}.")
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_FEWSHOT:
+        raise InvalidResultFile(f"{where} must be a whole number from 0 to {MAX_FEWSHOT}, got {raw!r}.")
     return raw
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from evaluations.models import Benchmark, Evaluation, Metric, Score
@@ -322,11 +322,6 @@ def test_database_ranking_equals_the_reference(data):
     ),
 )
 def test_a_ranking_is_refused_exactly_when_the_definitions_refuse_it(method, metrics):
-    # A mean of a lone metric without both bounds is refused by the definitions but accepted by the code: see
-    # test_mean_of_one_metric_without_bounds_is_refused, an expected failure until the two agree.
-    lone_unbounded = len(metrics) == 1 and None in metrics[0][1] and metrics[0][0] != "unknown"
-    assume(not (method in ("mean", "weighted_mean") and lone_unbounded))
-
     def check():
         benchmark = Benchmark.objects.create(slug="task", name="Task")
         saved = [

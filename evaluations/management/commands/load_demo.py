@@ -59,7 +59,10 @@ def describe_models(model_ids: set[int]) -> None:
             model.parameter_count = int(Decimal(size.group(1)) * UNITS[size.group(2)])
         model.architecture = model.architecture or "GPT-NeoX"
         model.license = model.license or "Apache-2.0"
-        model.description = model.description or "EleutherAI's Pythia suite, trained on the Pile in the same order."
+        model.description = (
+            model.description
+            or "Part of EleutherAI's Pythia suite: every size trained on the same data in the same order."
+        )
         model.save()
         model.tags.add(tag)
         for training in model.trainings.all():
