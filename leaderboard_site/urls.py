@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from evaluations import views as evaluation_views
+from rankings import views as ranking_views
 
 urlpatterns = [
-    path("", evaluation_views.home, name="home"),
+    path("", ranking_views.home, name="home"),
     path("", include("evaluations.urls")),
     path("", include("rankings.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -41,7 +41,10 @@ class RankingForm(forms.Form):
     def __init__(self, data=None, *, initial_spec: RankingSpec | None = None):
         self.initial_spec = initial_spec
         # Only the parameters that were given override the initial spec; the rest keeps the leaderboard's settings.
-        super().__init__(data if data and any(name in data for name in self.base_fields) else None)
+        given = data and (
+            any(name in data for name in self.base_fields) or any(key.startswith("weight_") for key in data)
+        )
+        super().__init__(data if given else None)
         if initial_spec is not None:
             self.initial = {
                 "metric": [w.metric.pk for w in initial_spec.metrics],

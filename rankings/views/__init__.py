@@ -2,6 +2,7 @@
 
 from .analysis import across, progress
 from .checkpoints import checkpoint, compare
+from .home import home
 from .leaderboards import docs, leaderboard, leaderboard_list, ranking
 from .trainings import select_deployment, training
 
@@ -11,6 +12,7 @@ __all__ = [
     "checkpoint",
     "compare",
     "docs",
+    "home",
     "leaderboard",
     "leaderboard_list",
     "ranking",

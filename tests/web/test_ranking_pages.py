@@ -114,3 +114,12 @@ def test_progress_lists_the_records_over_time(client, runs):
     assert response.status_code == 200
     records = [(r.training.name, r.step, r.best_so_far) for r in response.context["records"]]
     assert records == [("run-a", 100, 0.3), ("run-a", 200, 0.5), ("run-b", 100, 0.6)]
+
+
+def test_the_home_page_shows_public_leaderboards_with_their_top_rows(client, runs):
+    Leaderboard.objects.create(name="Hidden", slug="hidden", is_public=False)
+    response = client.get("/")
+    ((board, rows),) = response.context["leaderboards"]
+    assert board.slug == "board"
+    assert [(row.training.name, row.step, row.rank) for row in rows] == [("run-b", 100, 1), ("run-a", 200, 2)]
+    assert "Hidden" not in response.content.decode()
