@@ -25,6 +25,7 @@ help:
 run: $(INSTALLED)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
+	$(PY) manage.py create_demo_leaderboards
 	$(PY) manage.py ensure_local_admin
 	@echo
 	@echo "Serving on http://$(HOST):$(PORT)/ (admin at http://$(HOST):$(PORT)/admin/). Stop with Ctrl+C."
