@@ -123,6 +123,8 @@ class Catalog:
                     "direction": direction[key],
                     "is_primary": key == primary,
                     "baseline": known.baseline_of(benchmark.slug, name[key]),
+                    "lower_bound": known.bounds_of(name[key])[0],
+                    "upper_bound": known.bounds_of(name[key])[1],
                 },
             )
         return created

@@ -115,6 +115,8 @@ class Catalog:
                     "direction": directions[metric.key],
                     "is_primary": metric.key == primary,
                     "baseline": known.baseline_of(task, metric.name),
+                    "lower_bound": known.bounds_of(metric.name)[0],
+                    "upper_bound": known.bounds_of(metric.name)[1],
                 },
             )
         return created
@@ -189,7 +191,7 @@ class Importer:
                     finished_at=parsed.finished_at,
                 )
             )
-        for result in record_results(pending):
+        for result in record_results(pending) if pending else []:
             if result.created:
                 outcome.created += 1
             else:

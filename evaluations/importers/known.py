@@ -110,3 +110,12 @@ def primary_order(metric_name: str, direction: str) -> tuple[bool, int]:
     """Sort key: the smallest is the best candidate for a new benchmark's primary metric."""
     preference = PRIMARY_PREFERENCE.index(metric_name) if metric_name in PRIMARY_PREFERENCE else len(PRIMARY_PREFERENCE)
     return direction == UNKNOWN, preference
+
+
+# Metrics that are shares of the examples: their scale is [0, 1], which lets their raw values be averaged.
+UNIT_INTERVAL = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em", "pct_stereotype"})
+
+
+def bounds_of(metric_name: str) -> tuple[float | None, float | None]:
+    """The lower and upper bound of a metric, where they are known; (None, None) otherwise."""
+    return (0.0, 1.0) if metric_name in UNIT_INTERVAL else (None, None)
