@@ -1,0 +1,149 @@
+"""The site in a real browser: Debian's chromium driven by Playwright against the live test server.
+
+Screenshots of the main pages are written to artifacts/screenshots/ for inspection.
+"""
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+
+from evaluations.models import Evaluation, Training
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo():
+    call_command("load_demo", "--no-progress", verbosity=0)
+    call_command("create_demo_leaderboards", verbosity=0)
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def ranked_trainings(page) -> list[str]:
+    return page.locator("table.leaderboard tbody tr td:nth-child(4)").all_inner_texts()
+
+
+def test_a_leaderboard_filters_sorts_pages_and_exports(page, demo):
+    page.goto("/")
+    shot(page, "home")
+    page.get_by_role("link", name="Zero-shot reasoning").first.click()
+    assert page.locator("table.leaderboard tbody tr").count() == 16
+    shot(page, "leaderboard")
+
+    # Every checkpoint instead of the best of each training: 16 × 27 rows, 50 per page.
+    page.select_option("#id_best_only", "0")
+    page.wait_for_url("**best_only=0**")
+    page.locator("table.leaderboard tbody tr").first.wait_for()
+    assert page.locator("table.leaderboard tbody tr").count() == 50
+    page.get_by_role("link", name="2", exact=True).first.click()
+    page.wait_for_url("**page=2**")
+    assert page.locator("table.leaderboard tbody tr td.rank").first.inner_text().strip() != "1"
+
+    # Filter on one model: ranks restart at 1.
+    page.select_option("#id_best_only", "1")
+    page.wait_for_url("**best_only=1**")
+    page.fill("#id_q", "deduped")
+    page.press("#id_q", "Enter")
+    page.wait_for_url("**q=deduped**")
+    trainings = ranked_trainings(page)
+    assert trainings
+    assert all("deduped" in name for name in trainings)
+    assert page.locator("table.leaderboard tbody tr td.rank").first.inner_text().strip() == "1"
+
+    # Sort by step, then export exactly this view as CSV.
+    page.get_by_role("link", name="Step").click()
+    page.wait_for_url("**sort=step**")
+    trainings = ranked_trainings(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV").click()
+    text = Path(download.value.path()).read_text()
+    rows = list(csv.reader(io.StringIO("\n".join(text.splitlines()[1:]))))
+    assert rows[0][:4] == ["Rank", "Model", "Training", "Step"]
+    assert [row[2] for row in rows[1:]] == trainings
+    assert '"best_checkpoint_only": true' in text.splitlines()[0]
+
+
+def test_comparing_two_checkpoints_from_the_leaderboard(page, demo):
+    page.goto("/leaderboards/zero-shot/")
+    boxes = page.locator("input[name=checkpoint]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.get_by_role("button", name="Compare selected").click()
+    page.wait_for_url("**/compare/**")
+    assert page.locator("table.compare thead th").count() == 3
+    page.locator(".chart.chart--drawn").first.wait_for()
+    shot(page, "compare")
+
+
+def test_a_training_page_draws_its_chart(page, demo):
+    training = Training.objects.get(name="pythia-v1.1-1.4b-deduped")
+    page.goto(training.get_absolute_url())
+    page.locator("#training-chart + *, .chart.chart--drawn").first.wait_for()
+    assert page.locator(".chart.chart--drawn .main-svg").count() > 0
+    shot(page, "training")
+
+
+def test_a_signed_in_user_requests_an_evaluation(page, demo, django_user_model):
+    user = django_user_model.objects.create_user("researcher", password="a-long-test-password")
+    user.user_permissions.add(Permission.objects.get(codename="add_evaluation"))
+    training = Training.objects.get(name="pythia-v1.1-160m")
+    checkpoint = training.checkpoints.order_by("-step").first()
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "researcher")
+    page.fill("#id_password", "a-long-test-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/evaluations/request/?checkpoint={checkpoint.pk}")
+    shot(page, "request")
+    page.locator("input[name=benchmarks]").first.check()
+    page.get_by_role("button", name="Request").click()
+    page.wait_for_url("**/queue/**")
+    shot(page, "queue")
+    assert Evaluation.objects.filter(checkpoint=checkpoint, status="pending", requested_by=user).count() == 1
