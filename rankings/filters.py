@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 
-from evaluations.models import CurrentScore, ModelFamily, Tag, Training
+from evaluations.models import Benchmark, CurrentScore, ModelFamily, Tag, Training
 
 from .models import RankedCheckpoint
 
@@ -15,12 +15,20 @@ class CandidateFilter(django_filters.FilterSet):
         queryset=Training.objects.select_related("model").order_by("model__name", "name")
     )
     tag = django_filters.ModelMultipleChoiceFilter(field_name="training__model__tags", queryset=Tag.objects.all())
+    category = django_filters.ChoiceFilter(
+        label="Evaluated on a benchmark of", method="evaluated_on_category", empty_label="any category"
+    )
     evaluated_after = django_filters.DateFilter(label="Evaluated from", method="evaluated_between")
     evaluated_before = django_filters.DateFilter(label="Evaluated until", method="evaluated_between")
 
     class Meta:
         model = RankedCheckpoint
-        fields = ["q", "model", "training", "tag", "evaluated_after", "evaluated_before"]
+        fields = ["q", "model", "training", "tag", "category", "evaluated_after", "evaluated_before"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        categories = Benchmark.objects.exclude(category="").order_by("category").values_list("category", flat=True)
+        self.filters["category"].extra["choices"] = [(c, c) for c in categories.distinct()]
 
     def search(self, queryset, name: str, value: str):
         words = value.split()
@@ -29,6 +37,11 @@ class CandidateFilter(django_filters.FilterSet):
                 Q(training__name__icontains=word) | Q(training__model__name__icontains=word) | Q(label__icontains=word)
             )
         return queryset
+
+    def evaluated_on_category(self, queryset, name: str, value: str):
+        return queryset.filter(
+            Exists(CurrentScore.objects.filter(checkpoint=OuterRef("pk"), metric__benchmark__category=value))
+        )
 
     def evaluated_between(self, queryset, name: str, value):
         lookup = "finished_at__date__gte" if name == "evaluated_after" else "finished_at__date__lte"

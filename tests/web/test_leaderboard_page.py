@@ -165,3 +165,12 @@ def test_the_page_runs_a_bounded_number_of_queries(client, data):
     for index in range(10):
         result(f"extra-{index}", 100, {data["acc"]: 0.1 + index / 100}, model=f"extra-{index}")
     assert count() == before
+
+
+def test_the_benchmark_category_filter_keeps_checkpoints_evaluated_in_that_category(client, data):
+    data["acc"].benchmark.__class__.objects.filter(pk=data["acc"].benchmark_id).update(category="reasoning")
+    reasoning = client.get("/leaderboards/main/", {"category": "reasoning"})
+    assert [r[0] for r in rows_of(reasoning)] == ["gamma", "alpha", "beta"]
+    unknown = client.get("/leaderboards/main/", {"category": "poetry"})
+    assert unknown.status_code == 200
+    assert "Select a valid choice" in unknown.content.decode()
