@@ -1,10 +1,10 @@
-"""Results posted to the API, written all or nothing through `record_result`, with the lookups batched per request.
+"""Results posted to the API, written all or nothing through `record_results`, with the lookups batched per request.
 
 Per request: one query for the benchmarks and their metrics, three for the checkpoints (plus inserts for new models,
-trainings and checkpoints), one for the fingerprints already recorded; then `record_result` for each result whose
-values are new. An unknown benchmark or metric is an error for that item unless it asks `create_missing` and its user
-may create them. Errors are collected for every item before anything is kept: `SubmissionErrors` maps item index →
-field → messages, and the transaction is rolled back.
+trainings and checkpoints), one for the fingerprints already recorded; then one `record_results` batch for the
+results whose values are new. An unknown benchmark or metric is an error for that item unless it asks
+`create_missing` and its user may create them. Errors are collected for every item before anything is kept:
+`SubmissionErrors` maps item index → field → messages, and the transaction is rolled back.
 """
 
 from collections import defaultdict
@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from ..importers import known
 from ..models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Training
-from ..results import ScoreValue, fingerprint, record_result
+from ..results import Result, ScoreValue, fingerprint, record_results
 from .permissions import may_create
 
 SUCCEEDED = Evaluation.Status.SUCCEEDED
@@ -206,26 +206,38 @@ def record_submissions(submissions: list[Submission], *, user) -> list[Recorded]
     # are still recorded once; locking in id order keeps two requests from waiting for each other.
     list(Checkpoint.objects.select_for_update().filter(pk__in={c.pk for c in targets}).order_by("pk").values("pk"))
     history = _history({c.pk for c in targets}, {b.pk for b, _ in resolved})
+    # One batch write for everything new (the same values twice in a request are one new evaluation), then the
+    # answers in request order, each naming the evaluation it follows.
+    items = list(zip(submissions, targets, resolved, strict=True))
+    pending, seen = [], set()
+    for submission, checkpoint, (benchmark, scores) in items:
+        key = (checkpoint.pk, benchmark.pk, fingerprint(scores))
+        if key[2] not in history[key[:2]] and key not in seen:
+            seen.add(key)
+            pending.append(
+                Result(
+                    checkpoint,
+                    benchmark,
+                    scores,
+                    source=Evaluation.Source.API,
+                    harness=submission.harness,
+                    harness_version=submission.harness_version,
+                    config=submission.config,
+                    started_at=submission.started_at,
+                    finished_at=submission.finished_at,
+                    requested_by=user,
+                )
+            )
+    written = iter(record_results(pending))
     recorded = []
-    for submission, checkpoint, (benchmark, scores) in zip(submissions, targets, resolved, strict=True):
+    for _, checkpoint, (benchmark, scores) in items:
         pair = (checkpoint.pk, benchmark.pk)
         digest = fingerprint(scores)
         if digest in history[pair]:
             recorded.append(Recorded(history[pair][digest], created=False))
             continue
         previous = max(history[pair].values(), key=_recency, default=None)
-        result = record_result(
-            checkpoint,
-            benchmark,
-            scores,
-            source=Evaluation.Source.API,
-            harness=submission.harness,
-            harness_version=submission.harness_version,
-            config=submission.config,
-            started_at=submission.started_at,
-            finished_at=submission.finished_at,
-            requested_by=user,
-        )
+        result = next(written)
         history[pair][digest] = result.evaluation
         recorded.append(Recorded(result.evaluation, result.created, previous.pk if previous else None))
     return recorded
