@@ -10,11 +10,15 @@ from .models import RankedCheckpoint
 
 class CandidateFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="search", max_length=100)
-    model = django_filters.ModelMultipleChoiceFilter(field_name="training__model", queryset=ModelFamily.objects.all())
+    model = django_filters.ModelMultipleChoiceFilter(
+        field_name="training__model", label="Model", queryset=ModelFamily.objects.all()
+    )
     training = django_filters.ModelMultipleChoiceFilter(
         queryset=Training.objects.select_related("model").order_by("model__name", "name")
     )
-    tag = django_filters.ModelMultipleChoiceFilter(field_name="training__model__tags", queryset=Tag.objects.all())
+    tag = django_filters.ModelMultipleChoiceFilter(
+        field_name="training__model__tags", label="Tag", queryset=Tag.objects.all()
+    )
     category = django_filters.ChoiceFilter(
         label="Evaluated on a benchmark of", method="evaluated_on_category", empty_label="any category"
     )
