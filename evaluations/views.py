@@ -104,8 +104,23 @@ def benchmark_detail(request: HttpRequest, pk: int) -> TemplateResponse:
         "ranking": _ranking(metric)[:RANKING_SIZE] if metric else [],
         "ranked_count": CurrentScore.objects.filter(metric=metric).count() if metric else 0,
         "ranking_size": RANKING_SIZE,
+        "coverage": _coverage(benchmark),
     }
     return TemplateResponse(request, "evaluations/benchmark_detail.html", context)
+
+
+def _coverage(benchmark: Benchmark) -> dict[str, int]:
+    """How many checkpoints have a result on `benchmark`, a job open, only failed attempts, or nothing yet."""
+    checkpoints = Count("checkpoint", distinct=True)
+    states = Evaluation.objects.filter(benchmark=benchmark).aggregate(
+        done=Count("checkpoint", filter=Q(status=SUCCEEDED), distinct=True),
+        open=Count(
+            "checkpoint", filter=Q(status__in=[Evaluation.Status.PENDING, Evaluation.Status.RUNNING]), distinct=True
+        ),
+        attempted=checkpoints,
+    )
+    total = Checkpoint.objects.count()
+    return states | {"total": total, "missing": total - states["attempted"]}
 
 
 def _ranking(metric: Metric) -> QuerySet[CurrentScore]:
