@@ -58,9 +58,10 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
         "selections": DeploymentSelection.objects.filter(model=training.model).select_related(
             "checkpoint__training", "selected_by"
         ),
-        "table": _checkpoint_table(training, [], {}, {}),
     }
-    if chosen:
+    if not chosen:
+        context["table"] = _checkpoint_table(training, [], {}, {})
+    else:
         method = Method.METRIC if len(chosen) == 1 else Method.NORMALISED_MEAN
         spec = RankingSpec.of(chosen, method=method, missing=Missing.AVAILABLE)
         rows = list(
