@@ -13,6 +13,7 @@ from django.db.models.functions import RowNumber
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from . import versions
 from .models import Checkpoint, CurrentScore, Evaluation, Metric, Score
 
 
@@ -65,12 +66,14 @@ def refresh_current_scores(pairs: Iterable[tuple[int, int]]) -> None:
             )
         )
         CurrentScore.objects.bulk_create(CurrentScore(**row) for row in rows)
+        versions.benchmarks_changed(benchmark_ids)
 
 
 def reorient_metric(metric: Metric) -> None:
     """Follow a change of a metric's direction in the read model."""
     sign = -1.0 if metric.direction == Metric.Direction.LOWER else 1.0
     CurrentScore.objects.filter(metric=metric).update(oriented=F("value") * Value(sign))
+    versions.benchmarks_changed([metric.benchmark_id])
 
 
 # The latest succeeded evaluation of each (checkpoint, benchmark), its scores, oriented: the whole read model as one
@@ -105,6 +108,7 @@ def rebuild_current_scores() -> int:
         cursor.execute(
             f"INSERT INTO {CurrentScore._meta.db_table} ({_COLUMNS}) SELECT {_COLUMNS} FROM ({_DERIVATION}) derived"
         )
+    versions.everything_changed()
     return CurrentScore.objects.count()
 
 

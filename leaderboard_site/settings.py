@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "evaluations",
     "rankings",
     "accounts",
+    "perf",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +158,9 @@ STORAGES = {
 }
 
 DJANGO_TABLES2_TEMPLATE = "rankings/table.html"
+# How long a saved leaderboard's rendered ranking may stay cached (0 turns it off). Entries are keyed by the version
+# stamps of what they show (rankings.cache), so this bounds memory, not staleness.
+RANKING_CACHE_SECONDS = env_int("RANKING_CACHE_SECONDS", 3600)
 
 # Production hardening: only takes effect with DEBUG off, so local development over plain HTTP keeps working.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)

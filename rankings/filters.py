@@ -6,18 +6,19 @@ from django.db.models import Exists, OuterRef, Q
 from evaluations.models import Benchmark, CurrentScore, ModelFamily, Tag, Training
 
 from .models import RankedCheckpoint
+from .widgets import QuickSelectMultiple
 
 
 class CandidateFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="search", max_length=100)
     model = django_filters.ModelMultipleChoiceFilter(
-        field_name="training__model", label="Model", queryset=ModelFamily.objects.all()
+        field_name="training__model", label="Model", queryset=ModelFamily.objects.all(), widget=QuickSelectMultiple
     )
     training = django_filters.ModelMultipleChoiceFilter(
-        queryset=Training.objects.select_related("model").order_by("model__name", "name")
+        queryset=Training.objects.select_related("model").order_by("model__name", "name"), widget=QuickSelectMultiple
     )
     tag = django_filters.ModelMultipleChoiceFilter(
-        field_name="training__model__tags", label="Tag", queryset=Tag.objects.all()
+        field_name="training__model__tags", label="Tag", queryset=Tag.objects.all(), widget=QuickSelectMultiple
     )
     category = django_filters.ChoiceFilter(
         label="Evaluated on a benchmark of", method="evaluated_on_category", empty_label="any category"

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from evaluations.models import Metric
 
 from .methods import Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
+from .widgets import QuickSelectMultiple
 
 MAX_METRICS = 40
 
@@ -27,6 +28,7 @@ class RankingForm(forms.Form):
         queryset=Metric.objects.select_related("benchmark").exclude(direction=Metric.Direction.UNKNOWN),
         required=False,
         label="Metrics",
+        widget=QuickSelectMultiple,
     )
     method = forms.ChoiceField(choices=Method.choices, required=False)
     best_only = forms.TypedChoiceField(

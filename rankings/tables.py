@@ -2,12 +2,14 @@
 
 import django_tables2 as tables
 from django.db.models import F
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from evaluations.models import Metric
 
 from .methods import Method, RankingSpec
 
+EMPTY = "—"  # what django-tables2 shows for a missing value
 ARROWS = {Metric.Direction.HIGHER: "↑", Metric.Direction.LOWER: "↓"}
 
 
@@ -62,7 +64,7 @@ class LeaderboardTable(tables.Table):
         attrs = {"class": "table leaderboard"}
         order_by = ("rank",)
         empty_text = "No checkpoint has the results this ranking needs. Try another metric or missing-value policy."
-        template_name = "rankings/table.html"
+        template_name = "rankings/leaderboard_table.html"
 
     def __init__(self, data, *, spec: RankingSpec, **kwargs):
         self.spec = spec
@@ -72,6 +74,49 @@ class LeaderboardTable(tables.Table):
         if spec.method == Method.METRIC:
             self.columns.hide("score")
             self.columns.hide("coverage")
+
+    def html_rows(self) -> list[SafeString]:
+        """The rows of the current page as HTML, with the columns' own renderers and classes.
+
+        django-tables2 renders every cell through a template and several layers of lookups, about 0.1 ms a cell; a
+        leaderboard page has hundreds of cells, which cost several times the ranking query. Building the rows here
+        keeps the page within a few milliseconds of its query.
+        """
+        cells = [self._cell(column.name) for column in self.columns]
+        rows = self.page.object_list if getattr(self, "page", None) else self.rows
+        records = (row.record for row in rows)
+        return [
+            format_html(
+                '<tr class="{}">{}</tr>',
+                "odd" if number % 2 else "even",
+                format_html_join("", '<td class="{}">{}</td>', (cell(record) for cell in cells)),
+            )
+            for number, record in enumerate(records)
+        ]
+
+    def _cell(self, name: str):
+        """A function of a record giving the (class, content) of this column's cell."""
+        fixed = {
+            "compare": lambda record: ("", self.render_compare(record.pk, record)),
+            "rank": lambda record: ("num rank", record.rank),
+            "model": lambda record: ("", record.training.model.name),
+            "training": lambda record: (
+                "",
+                format_html('<a href="{}">{}</a>', record.training.get_absolute_url(), record.training.name),
+            ),
+            "step": lambda record: ("num", self.render_step(record.step, record)),
+            "score": lambda record: ("num score", EMPTY if record.score is None else self.render_score(record.score)),
+            "coverage": lambda record: ("num", self.render_coverage(record.coverage)),
+        }
+        if name in fixed:
+            return fixed[name]
+        column: MetricColumn = self.columns[name].column
+
+        def metric_cell(record):
+            value = getattr(record, f"value_{column.metric.pk}", None)
+            return column.cell_class(record), EMPTY if value is None else column.render(value, record)
+
+        return metric_cell
 
     def render_compare(self, value, record):
         return format_html(

@@ -2,10 +2,12 @@ import markdown
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 from django_tables2 import RequestConfig
 
+from .. import cache
 from ..exports import FORMATS, export_response
 from ..filters import CandidateFilter
 from ..forms import RankingForm
@@ -35,15 +37,22 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         slug=slug,
     )
-    return _ranking_page(request, board=board, candidates=board.candidates(), initial=board.spec())
+
+    def ranking_body():
+        return _ranking(request, board=board, candidates=board.candidates(), initial=board.spec())
+
+    if request.GET.get("_export") in FORMATS:  # downloads are not cached
+        return _page(request, board, ranking_body())
+    return _page(request, board, cache.rendered(request, board, ranking_body))
 
 
 def ranking(request: HttpRequest) -> HttpResponse:
     """An ad-hoc ranking: everything comes from the query string, through the same code as saved leaderboards."""
-    return _ranking_page(request, board=None, candidates=RankedCheckpoint.objects.all(), initial=None)
+    return _page(request, None, _ranking(request, board=None, candidates=RankedCheckpoint.objects.all(), initial=None))
 
 
-def _ranking_page(request: HttpRequest, *, board: Leaderboard | None, candidates, initial: RankingSpec | None):
+def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, initial: RankingSpec | None):
+    """The ranking the query string asks for, as the page's body (HTML), or as the export it asks for."""
     form = RankingForm(request.GET, initial_spec=initial)
     spec = form.spec() if form.is_valid() else initial
     filters = CandidateFilter(request.GET, queryset=candidates)
@@ -58,8 +67,18 @@ def _ranking_page(request: HttpRequest, *, board: Leaderboard | None, candidates
         RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table}
     context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
-    template = "rankings/leaderboard.html#results" if request.htmx else "rankings/leaderboard.html"
-    response = TemplateResponse(request, template, context)
+    template = "rankings/includes/ranking.html#results" if request.htmx else "rankings/includes/ranking.html"
+    return render_to_string(template, context, request)
+
+
+def _page(request: HttpRequest, board: Leaderboard | None, body) -> HttpResponse:
+    """The body in the site's layout, or alone for htmx, which swaps the results in place."""
+    if isinstance(body, HttpResponse):
+        return body
+    if request.htmx:
+        response = HttpResponse(body)
+    else:
+        response = TemplateResponse(request, "rankings/leaderboard.html", {"board": board, "body": mark_safe(body)})  # noqa: S308
     response["Vary"] = "HX-Request"
     return response
 

@@ -1,5 +1,4 @@
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests import factories
@@ -7,14 +6,6 @@ from tests import factories
 WRITE = "evaluations.add_evaluation"
 RUN_JOBS = "evaluations.change_evaluation"
 CREATE_CATALOG = ("evaluations.add_benchmark", "evaluations.add_metric")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    # Throttle counts live in the cache; each test starts with none.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def client_for(user=None) -> APIClient:
