@@ -53,6 +53,15 @@ def database_from_env(default_url: str) -> dict:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({error}).") from None
     if config.get("ENGINE") not in {"django.db.backends.sqlite3", "django.db.backends.postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must point to SQLite or PostgreSQL, got {url.split(':', 1)[0]!r}.")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Several processes writing at once (gunicorn workers, an import beside the site): a transaction takes the
+        # write lock when it begins and waits up to `timeout` for it, instead of failing with "database is locked"
+        # when it upgrades midway; WAL lets readers go on while one writes.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        } | config.get("OPTIONS", {})
     return config
 
 

@@ -19,15 +19,15 @@ MEMORY_MB = 300
 SQLITE_FACTOR = 2
 
 
-def save(result: dict) -> Path:
+def save(result: dict, *, prefix: str = "bench") -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{result['vendor']}-{result['scale']}.json"
+    path = RESULTS_DIR / f"{prefix}-{result['vendor']}-{result['scale']}.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def load_all() -> list[dict]:
-    runs = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(RESULTS_DIR.glob("*.json"))]
+def load_all(prefix: str = "bench") -> list[dict]:
+    runs = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(RESULTS_DIR.glob(f"{prefix}-*.json"))]
     order = {"S": 0, "M": 1, "L": 2}
     return sorted(runs, key=lambda run: (-order.get(run["scale"], 0), run["vendor"] != TARGET_VENDOR))
 
@@ -63,7 +63,7 @@ def _reference(runs: list[dict], scale: str) -> dict[tuple[str, str], float]:
     return {}
 
 
-def render(runs: list[dict]) -> str:
+def render(runs: list[dict], load_runs: tuple[dict, ...] = ()) -> str:
     lines = [
         "# Performance",
         "",
@@ -83,7 +83,40 @@ def render(runs: list[dict]) -> str:
     ]
     for run in runs:
         lines += _section(run, runs)
+    for run in load_runs:
+        lines += _load_section(run)
+    notes = RESULTS_DIR / "notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"
+
+
+def _load_section(run: dict) -> list[str]:
+    lines = [
+        "",
+        f"## Load test: {run['vendor']}, scale {run['scale']}",
+        "",
+        f"`manage.py loadtest`: gunicorn in the production configuration ({run['cache']} cache), "
+        f"{run['concurrency']} clients on 127.0.0.1 for {run['seconds']:.0f} s, mixed traffic. "
+        f"{run['requests']:,} requests, {run['requests_per_second']:,.0f} per second; statuses {run['statuses']}; "
+        f"server errors: {run['server_errors']}.",
+        "",
+        "| traffic | requests | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, numbers in [*run["by_kind"].items(), ("all", run["overall"])]:
+        if numbers.get("count"):
+            lines.append(
+                f"| {kind} | {numbers['count']:,} | {numbers['p50_ms']} | {numbers['p95_ms']} | {numbers['p99_ms']} |"
+            )
+    lines += [
+        "",
+        f"- Results acknowledged by the API: {run['results_acknowledged']:,}; stored: {run['results_stored']:,}; "
+        f"stored twice: {run['results_duplicated']}; lost: {run['results_lost']}; re-posts answered unchanged: "
+        f"{run['reposts_unchanged']:,}. Read-model drift afterwards: {run['read_model_drift']}.",
+        f"- Peak resident memory of a gunicorn worker: {run['worker_peak_rss_mb']:.0f} MB (target < {MEMORY_MB} MB).",
+    ]
+    return lines
 
 
 def _section(run: dict, runs: list[dict]) -> list[str]:
@@ -143,5 +176,5 @@ def _section(run: dict, runs: list[dict]) -> list[str]:
 
 
 def write_report() -> Path:
-    REPORT.write_text(render(load_all()), encoding="utf-8")
+    REPORT.write_text(render(load_all(), load_all("load")), encoding="utf-8")
     return REPORT
