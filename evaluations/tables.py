@@ -1,6 +1,7 @@
 """The job queue as a table: formatting and sorting in one place."""
 
 import django_tables2 as tables
+from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
@@ -10,6 +11,18 @@ from django.utils.timezone import localtime
 from .models import Evaluation
 
 ERROR_PREVIEW = 60
+MAX_PER_PAGE = 500
+
+
+class BoundedPaginator(Paginator):
+    """Pages of 1 to MAX_PER_PAGE rows: django-tables2 passes any `?per_page=` through, and a negative one is a 500.
+
+    For every table paginated from the query string: `RequestConfig(request, paginate={..., "paginator_class":
+    BoundedPaginator})`.
+    """
+
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        super().__init__(object_list, min(max(int(per_page), 1), MAX_PER_PAGE), *args, **kwargs)
 
 
 def _ordered(queryset: QuerySet, is_descending: bool, *fields: str) -> tuple[QuerySet, bool]:

@@ -22,6 +22,7 @@ from .filters import CandidateFilter
 from .forms import RankingForm
 from .methods import Method, Missing, RankingError, RankingSpec, Ties
 from .models import Leaderboard, LeaderboardMetric, RankedCheckpoint
+from .paging import RankedPaginator
 
 # The tables' tie-breakers (rankings.tables): the same order as the page for the same sort.
 TIE_BREAKERS = ("rank", "training__name", "step", "pk")
@@ -135,6 +136,10 @@ def _settings(spec: RankingSpec) -> dict:
     }
 
 
+class RankedPagination(PageNumberPagination):
+    django_paginator_class = RankedPaginator
+
+
 def _form_errors(errors) -> dict:
     return {("" if field == "__all__" else field): list(messages) for field, messages in errors.items()}
 
@@ -159,7 +164,7 @@ def ranked_rows(request, view, *, candidates, initial: RankingSpec | None) -> Re
         if ordering not in ORDERINGS:
             raise ValidationError({"ordering": [f"Order by one of {', '.join(ORDERINGS)}."]})
         rows = rows.order_by(ORDERINGS[ordering], *TIE_BREAKERS)
-    paginator = PageNumberPagination()
+    paginator = RankedPagination()
     page = paginator.paginate_queryset(rows, request, view=view)
     return Response(
         {

@@ -67,7 +67,8 @@ class RankingQuerySet(models.QuerySet):
         the chosen metrics the row has), `checkpoints_ranked` (candidate checkpoints of the row's training),
         `achieved_at` (when the last of its values arrived) and, per chosen metric, `value_<metric id>`,
         `stderr_<metric id>` and `part_<metric id>` (what the method averages: the normalised value, the rank on that
-        metric, the win rate). Ordered by rank, then training name, step and id.
+        metric, the win rate), and `rows_total`, the number of rows (for paging without a second query). Ordered by
+        rank, then training name, step and id.
         Raises RankingError (from `spec.validate`) for a ranking that has no meaning.
         """
         spec.validate()
@@ -88,7 +89,7 @@ class RankingQuerySet(models.QuerySet):
         if spec.best_only:
             rows = rows.annotate(position_in_training=scored.col.position).filter(position_in_training=1)
         rank_function = DenseRank() if spec.ties == Ties.DENSE else Rank()
-        rows = rows.annotate(rank=Window(rank_function, order_by=F("sort_key").desc()))
+        rows = rows.annotate(rank=Window(rank_function, order_by=F("sort_key").desc()), rows_total=Window(Count("*")))
         ranked = with_cte(values, filled, relative, scored, select=rows).order_by(
             "rank", "training__name", "step", "pk"
         )
@@ -134,6 +135,20 @@ class RankingQuerySet(models.QuerySet):
         scores = CurrentScore.objects.filter(metric_id__in=[w.metric.pk for w in spec.metrics])
         if self.query.has_filters():
             scores = scores.filter(checkpoint_id__in=self.values("pk"))
+        if len(spec.metrics) == 1:
+            # One metric: one row per checkpoint already (CurrentScore is unique on checkpoint and metric), so the
+            # grouping below would only cost a sort.
+            return (
+                scores.values("checkpoint_id", "training_id", "step")
+                .annotate(
+                    coverage=Value(1),
+                    achieved_at=F("finished_at"),
+                    v0=F("value"),
+                    e0=F("stderr"),
+                    o0=F("oriented"),
+                )
+                .order_by()
+            )
         columns = {}
         for index, weighted in enumerate(spec.metrics):
             this_metric = Q(metric_id=weighted.metric.pk)
@@ -150,10 +165,15 @@ class RankingQuerySet(models.QuerySet):
 
 def _filled_stage(values: CTE, spec: RankingSpec):
     columns = {}
-    for index in range(len(spec.metrics)):
+    for index, weighted in enumerate(spec.metrics):
         oriented = getattr(values.col, f"o{index}")
-        columns[f"lo{index}"] = Window(Min(oriented))
-        columns[f"hi{index}"] = Window(Max(oriented))
+        # The observed worst and best, over all rows: only where the normalised mean has no baseline or bound.
+        if spec.method == Method.NORMALISED_MEAN:
+            metric = weighted.metric
+            if metric.baseline is None:
+                columns[f"lo{index}"] = Window(Min(oriented))
+            if (metric.upper_bound if metric.higher_is_better else metric.lower_bound) is None:
+                columns[f"hi{index}"] = Window(Max(oriented))
         filled = Coalesce(oriented, Window(Min(oriented))) if spec.missing == Missing.WORST else oriented
         columns[f"f{index}"] = filled
     return values.queryset().annotate(**columns).order_by()

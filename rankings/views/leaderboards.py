@@ -13,6 +13,7 @@ from ..filters import CandidateFilter
 from ..forms import RankingForm
 from ..methods import RankingSpec
 from ..models import Leaderboard, RankedCheckpoint
+from ..paging import RankedPaginator
 from ..tables import LeaderboardTable
 
 PER_PAGE = 50
@@ -64,7 +65,7 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
         if export in FORMATS:
             return _export(request, export, board, spec, filters, rows)
         table = LeaderboardTable(rows, spec=spec)
-        RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+        RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": RankedPaginator}).configure(table)
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table}
     context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
     template = "rankings/includes/ranking.html#results" if request.htmx else "rankings/includes/ranking.html"
