@@ -49,12 +49,14 @@ def _validated_items(data, serializer_class, *, limit: int, what: str) -> list[d
     if len(items) > limit:
         raise ValidationError([f"At most {limit} {what} per request, got {len(items)}: split the batch."])
     validated, errors = [], {}
+    # One serializer checks every item, as ListSerializer does with its child: a new one per item would copy its
+    # fields each time, which was a third of the time of a large batch.
+    checker = serializer_class()
     for index, item in enumerate(items):
-        serializer = serializer_class(data=item)
-        if serializer.is_valid():
-            validated.append(serializer.validated_data)
-        else:
-            errors[index] = serializer.errors
+        try:
+            validated.append(checker.run_validation(item))
+        except ValidationError as error:
+            errors[index] = error.detail
     if errors:
         raise ValidationError(errors)
     return validated
