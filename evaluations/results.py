@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .current import refresh_current_scores
@@ -95,10 +95,16 @@ def record_results(results: list[Result]) -> list[RecordedResult]:
                 raise ValidationError(f"{metric.key} is a metric of another benchmark than {result.benchmark.slug}.")
             validate_score(metric.key, score)
         digests.append(fingerprint(result.scores))
+    checkpoint_ids = {result.checkpoint.pk for result in results}
+    if connection.features.has_select_for_update:  # SQLite has no row locks: it lets one writer in at a time
+        # Concurrent writers of the same checkpoints wait here, so that `known` sees what the other one committed:
+        # the same values written twice at once are recorded once. Locking in id order keeps two writers of the same
+        # checkpoints from waiting for each other.
+        list(Checkpoint.objects.select_for_update().filter(pk__in=checkpoint_ids).order_by("pk").values_list("pk"))
     known = {
         (e.checkpoint_id, e.benchmark_id, e.fingerprint): e
         for e in Evaluation.objects.filter(
-            checkpoint__in={r.checkpoint.pk for r in results},
+            checkpoint__in=checkpoint_ids,
             benchmark__in={r.benchmark.pk for r in results},
             status=Evaluation.Status.SUCCEEDED,
             fingerprint__in=set(digests),

@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "leaderboard_site.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "leaderboard_site.urls"

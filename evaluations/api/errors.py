@@ -2,13 +2,28 @@
 
 `errors` itemises validation errors: `index` is the position of the item in a list body (results, files), `field` a
 dotted path inside it (`benchmark.slug`, `metrics.acc`).
+
+A lost database connection (a restart, a failover, a network cut) is a 503 with `Retry-After` and the code
+`database_unavailable`; a transaction the database rolled back for a concurrent one (a deadlock) is a 409
+`conflict`. Either way the request's transaction was rolled back and every write is idempotent, so sending the same
+request again is safe.
 """
+
+import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
+
+logger = logging.getLogger(__name__)
+
+# Connection-level failures, not refusals of the data (IntegrityError, DataError): the same request may succeed later.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+# Roughly how long a database restart takes; clients wait this long before sending the request again.
+RETRY_AFTER_SECONDS = 5
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -21,6 +36,13 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable (a restart or a lost connection): send the request again shortly."
+    default_code = "database_unavailable"
+    wait = RETRY_AFTER_SECONDS  # DRF's exception handler sends it as Retry-After, as for throttling
 
 
 class ItemErrorSerializer(serializers.Serializer):
@@ -52,6 +74,12 @@ def flatten(detail, path: tuple = ()) -> list[dict]:
     return errors
 
 
+def _rolled_back_for_a_concurrent_write(exc: Exception) -> bool:
+    """A deadlock or serialisation failure (SQLSTATE class 40): PostgreSQL raises them as OperationalError, but the
+    connection is fine and the same request, sent again, succeeds."""
+    return str(getattr(exc.__cause__, "sqlstate", None) or "").startswith("40")
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):  # Django's own limit, met when DRF reads a JSON body
         exc = RequestTooLarge(
@@ -59,6 +87,12 @@ def exception_handler(exc, context):
         )
     elif isinstance(exc, SuspiciousOperation):  # e.g. too many fields or files in a form
         exc = exceptions.ParseError(str(exc))
+    elif isinstance(exc, CONNECTION_ERRORS) and _rolled_back_for_a_concurrent_write(exc):
+        exc = Conflict("Another request wrote the same rows at the same time: send it again.")
+    elif isinstance(exc, CONNECTION_ERRORS):
+        view = context.get("view")
+        logger.error("Database unavailable in %s", type(view).__name__, exc_info=exc)
+        exc = DatabaseUnavailable()
     # Imported here: rest_framework.views reads the API settings, which name this module's neighbours.
     from rest_framework.views import exception_handler as drf_exception_handler
 
