@@ -339,8 +339,15 @@ class CurrentScore(models.Model):
             models.UniqueConstraint(fields=["checkpoint", "metric"], name="one_current_score_per_metric"),
         ]
         indexes = [
-            # Best checkpoint of each training on a metric (earlier step wins a tie).
-            models.Index("metric", "training", F("oriented").desc(), "step", name="current_best_per_training_idx"),
+            # Best checkpoint of each training on a metric (earlier step wins a tie). It carries every column a
+            # ranking reads, so PostgreSQL answers from the index alone: one metric's rows are scattered over the
+            # table, and visiting them in the heap cost 30 000 page reads at 1.2 million scores. (SQLite ignores
+            # `include`.)
+            models.Index(
+                fields=["metric", "training", "-oriented", "step"],
+                include=["checkpoint", "value", "stderr", "finished_at"],
+                name="current_ranking_idx",
+            ),
             # Top rows of one metric across all checkpoints.
             models.Index("metric", F("oriented").desc(), name="current_metric_top_idx"),
         ]

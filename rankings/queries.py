@@ -239,12 +239,15 @@ def _scored_stage(relative: CTE, spec: RankingSpec):
     else:
         score, sort_key = mean, rounded
     stage = relative.queryset().annotate(score=score, sort_key=sort_key)
-    # The best checkpoint of a training: highest sort key, then the earlier step.
+    # The best checkpoint of a training: highest sort key, then the earlier step. A single metric's sort key is never
+    # NULL (a current score has a value), and ordering it exactly as the read model's index does (descending, NULLs
+    # first) lets PostgreSQL read the rows in order instead of sorting them.
+    highest = F("sort_key").desc() if spec.method == Method.METRIC else F("sort_key").desc(nulls_last=True)
     return stage.annotate(
         position=Window(
             RowNumber(),
             partition_by=[relative.col.training_id],
-            order_by=[F("sort_key").desc(nulls_last=True), relative.col.step.asc()],
+            order_by=[highest, relative.col.step.asc()],
         ),
         group_size=Window(Count("*"), partition_by=[relative.col.training_id]),
     ).order_by()
