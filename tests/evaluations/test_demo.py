@@ -3,7 +3,6 @@
 import gzip
 import importlib.util
 import json
-import time
 from io import StringIO
 from pathlib import Path
 
@@ -31,13 +30,11 @@ def counts() -> list[int]:
     return [model.objects.count() for model in (ModelFamily, Training, Checkpoint, Benchmark, Evaluation, Score)]
 
 
-def test_the_demo_loads_16_trainings_of_27_checkpoints_in_a_few_seconds():
-    started = time.perf_counter()
+def test_the_demo_loads_16_trainings_of_27_checkpoints():
+    # Its speed is measured by `manage.py bench` (the importer's throughput), not asserted here.
     out = load_demo()
-    elapsed = time.perf_counter() - started
 
     assert f"Demo data loaded: 432 files, {432 * TASKS} evaluations created." in out
-    assert elapsed < 15, elapsed  # about 4 s on a quiet machine; the margin is for busy CI runners
     assert Training.objects.count() == 16
     per_training = Training.objects.annotate(checkpoints_count=Count("checkpoints"))
     assert set(per_training.values_list("checkpoints_count", flat=True)) == {27}
