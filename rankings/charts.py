@@ -1,13 +1,14 @@
-"""Chart figures built with plotly and drawn in the browser by the plotly.js its wheel ships.
+"""Chart figures as plotly.js figure JSON, drawn in the browser by the plotly.js that the plotly wheel ships.
 
-Figures are plain JSON handed to the page with `json_script`; static/js/charts.js draws every one it finds, and
-each page also shows the same numbers in a table, so nothing is lost without JavaScript.
+A figure is a plain dict `{"data": [traces], "layout": {...}}` handed to the page with `json_script`;
+static/js/charts.js draws every one it finds, and each page also shows the same numbers in a table, so nothing is
+lost without JavaScript. The dicts are written out by hand rather than built with plotly's graph objects, whose
+validation cost far more than the queries of the pages that show them; tests/web/test_charts.py checks them
+against what plotly's graph objects produce.
 """
 
-import json
-
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+import copy
+from datetime import date
 
 from evaluations.models import Metric
 
@@ -20,10 +21,82 @@ LAYOUT = {
     "hovermode": "closest",
 }
 
+# The part of plotly's default ("plotly") template that these charts show: trace colours, text colour, axis
+# lines and grid, title position. Without it plotly.js draws with its own, different defaults. The whole template
+# is some 7 kB per chart, mostly for trace types and subplots we never draw.
+_AXIS = {
+    "automargin": True,
+    "gridcolor": "white",
+    "linecolor": "white",
+    "ticks": "",
+    "title": {"standoff": 15},
+    "zerolinecolor": "white",
+    "zerolinewidth": 2,
+}
+THEME = {
+    "data": {
+        "bar": [{"type": "bar", "marker": {"line": {"color": "#E5ECF6", "width": 0.5}}}],
+        "heatmap": [{"type": "heatmap", "colorbar": {"outlinewidth": 0, "ticks": ""}}],
+    },
+    "layout": {
+        "autotypenumbers": "strict",
+        "colorway": [
+            "#636efa",
+            "#EF553B",
+            "#00cc96",
+            "#ab63fa",
+            "#FFA15A",
+            "#19d3f3",
+            "#FF6692",
+            "#B6E880",
+            "#FF97FF",
+            "#FECB52",
+        ],
+        "font": {"color": "#2a3f5f"},
+        "hoverlabel": {"align": "left"},
+        "title": {"x": 0.05},
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+    },
+}
+
+# plotly's "RdBu" as plotly (Python) spells it out; plotly.js's own "RdBu" is a different scale.
+RDBU = [
+    [0.0, "rgb(103,0,31)"],
+    [0.1, "rgb(178,24,43)"],
+    [0.2, "rgb(214,96,77)"],
+    [0.3, "rgb(244,165,130)"],
+    [0.4, "rgb(253,219,199)"],
+    [0.5, "rgb(247,247,247)"],
+    [0.6, "rgb(209,229,240)"],
+    [0.7, "rgb(146,197,222)"],
+    [0.8, "rgb(67,147,195)"],
+    [0.9, "rgb(33,102,172)"],
+    [1.0, "rgb(5,48,97)"],
+]
+
+PANEL_SPACING = 0.08
+
 
 def _axis_title(metric: Metric) -> str:
     direction = "higher is better" if metric.higher_is_better else "lower is better, axis reversed"
     return f"{metric.label} ({direction})"
+
+
+def _figure(data: list[dict], **layout) -> dict:
+    """A figure with the shared layout and theme; every figure gets its own copy of them."""
+    return {"data": data, "layout": copy.deepcopy({**LAYOUT, "template": THEME}) | layout}
+
+
+def _panel_domains(rows: int) -> list[list[float]]:
+    """[bottom, top] of each panel's y axis, top panel first, computed as plotly's `make_subplots` does."""
+    height = (1.0 - PANEL_SPACING * (rows - 1)) / rows
+    domains = []
+    for row in range(rows):
+        below = rows - 1 - row
+        bottom = sum([height] * below) + below * PANEL_SPACING
+        domains.append([bottom, min(bottom + height, 1.0)])
+    return domains
 
 
 def metric_over_steps(
@@ -32,94 +105,112 @@ def metric_over_steps(
     """One panel per metric, one line per training over steps; `best[(training, metric id)] = (step, value)`.
 
     `series[training]` is a list of (step, {metric id: value}); the `focus` training is drawn bold.
-    Lower-is-better panels have their axis reversed, so up always means better.
+    Lower-is-better panels have their axis reversed, so up always means better. The panels share the x axis of the
+    bottom one, which alone shows its tick labels, and each has its title as an annotation above it.
     """
-    figure = make_subplots(
-        rows=len(metrics),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.08,
-        subplot_titles=[f"{m.benchmark.name} · {m.label}" for m in metrics],
-    )
-    for row, metric in enumerate(metrics, start=1):
+    rows = len(metrics)
+    bottom_x = "x" if rows == 1 else f"x{rows}"
+    data = []
+    axes = {}
+    titles = []
+    for row, (metric, domain) in enumerate(zip(metrics, _panel_domains(rows), strict=True), start=1):
+        suffix = "" if row == 1 else str(row)
+        x, y = f"x{suffix}", f"y{suffix}"
         for training, points in series.items():
             steps = [step for step, values in points if values.get(metric.pk) is not None]
             values = [values[metric.pk] for step, values in points if values.get(metric.pk) is not None]
-            width = 3 if training == focus else 1.5
-            figure.add_trace(
-                go.Scatter(
-                    x=steps,
-                    y=values,
-                    mode="lines+markers",
-                    name=training,
-                    legendgroup=training,
-                    showlegend=row == 1,
-                    line={"width": width},
-                    marker={"size": 5 if training == focus else 3},
-                    hovertemplate=f"{training}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
-                ),
-                row=row,
-                col=1,
+            focused = training == focus
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": steps,
+                    "y": values,
+                    "mode": "lines+markers",
+                    "name": training,
+                    "legendgroup": training,
+                    "showlegend": row == 1,
+                    "line": {"width": 3 if focused else 1.5},
+                    "marker": {"size": 5 if focused else 3},
+                    "hovertemplate": f"{training}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
+                    "xaxis": x,
+                    "yaxis": y,
+                }
             )
             if (training, metric.pk) in best:
                 step, value = best[(training, metric.pk)]
-                figure.add_trace(
-                    go.Scatter(
-                        x=[step],
-                        y=[value],
-                        mode="markers",
-                        legendgroup=training,
-                        showlegend=False,
-                        marker={"symbol": "star", "size": 14 if training == focus else 10, "line": {"width": 1}},
-                        hovertemplate=f"best of {training}: step %{{x}}<extra></extra>",
-                    ),
-                    row=row,
-                    col=1,
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": [step],
+                        "y": [value],
+                        "mode": "markers",
+                        "legendgroup": training,
+                        "showlegend": False,
+                        "marker": {"symbol": "star", "size": 14 if focused else 10, "line": {"width": 1}},
+                        "hovertemplate": f"best of {training}: step %{{x}}<extra></extra>",
+                        "xaxis": x,
+                        "yaxis": y,
+                    }
                 )
-        figure.update_yaxes(
-            title_text=_axis_title(metric), autorange=True if metric.higher_is_better else "reversed", row=row, col=1
+        if x == bottom_x:
+            axes[f"xaxis{suffix}"] = {"anchor": y, "domain": [0.0, 1.0], "title": {"text": "step"}}
+        else:
+            axes[f"xaxis{suffix}"] = {"anchor": y, "domain": [0.0, 1.0], "matches": bottom_x, "showticklabels": False}
+        axes[f"yaxis{suffix}"] = {
+            "anchor": x,
+            "domain": domain,
+            "title": {"text": _axis_title(metric)},
+            "autorange": True if metric.higher_is_better else "reversed",
+        }
+        titles.append(
+            {
+                "text": f"{metric.benchmark.name} · {metric.label}",
+                "font": {"size": 16},
+                "showarrow": False,
+                "x": 0.5,
+                "xanchor": "center",
+                "xref": "paper",
+                "y": domain[1],
+                "yanchor": "bottom",
+                "yref": "paper",
+            }
         )
-    figure.update_xaxes(title_text="step", row=len(metrics), col=1)
-    figure.update_layout(height=260 * len(metrics) + 80, **LAYOUT)
-    return _data(figure)
+    return _figure(data, **axes, annotations=titles, height=260 * rows + 80)
 
 
 def bars(labels: list[str], metrics: list[Metric], values: dict[int, list[float | None]]) -> dict:
     """Grouped bars: one group per metric, one bar per label (a compared checkpoint)."""
-    figure = go.Figure()
     names = [f"{m.benchmark.name} · {m.label}" for m in metrics]
-    for index, label in enumerate(labels):
-        figure.add_trace(go.Bar(name=label, x=names, y=[values[m.pk][index] for m in metrics]))
-    figure.update_layout(barmode="group", height=420, **LAYOUT)
-    return _data(figure)
+    data = [
+        {"type": "bar", "name": label, "x": names, "y": [values[m.pk][index] for m in metrics]}
+        for index, label in enumerate(labels)
+    ]
+    return _figure(data, barmode="group", height=420)
 
 
 def heatmap(labels: list[str], matrix: list[list[float | None]], title: str) -> dict:
-    figure = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=labels,
-            y=labels,
-            zmin=-1,
-            zmax=1,
-            colorscale="RdBu",
-            texttemplate="%{z:.2f}",
-            hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>",
-        )
-    )
-    figure.update_layout(title=title, height=120 + 40 * len(labels), **LAYOUT)
-    figure.update_yaxes(autorange="reversed")
-    return _data(figure)
+    trace = {
+        "type": "heatmap",
+        "z": matrix,
+        "x": labels,
+        "y": labels,
+        "zmin": -1,
+        "zmax": 1,
+        "colorscale": copy.deepcopy(RDBU),
+        "texttemplate": "%{z:.2f}",
+        "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
+    }
+    return _figure([trace], title={"text": title}, height=120 + 40 * len(labels), yaxis={"autorange": "reversed"})
 
 
 def line(x: list, y: list, *, name: str, y_title: str, step_shape: bool = True) -> dict:
-    figure = go.Figure(
-        go.Scatter(x=x, y=y, name=name, mode="lines+markers", line={"shape": "hv" if step_shape else "linear"})
-    )
-    figure.update_layout(height=380, yaxis_title=y_title, **LAYOUT)
-    return _data(figure)
-
-
-def _data(figure: go.Figure) -> dict:
-    """The figure as plain JSON data for `json_script` (plotly's own encoder handles its numpy arrays)."""
-    return json.loads(figure.to_json())
+    trace = {
+        "type": "scatter",
+        # ISO strings, as plotly's encoder writes dates (Django's `json_script` would cut microseconds and say "Z").
+        "x": [value.isoformat() if isinstance(value, date) else value for value in x],
+        "y": y,
+        "name": name,
+        "mode": "lines+markers",
+        "line": {"shape": "hv" if step_shape else "linear"},
+    }
+    return _figure([trace], height=380, yaxis={"title": {"text": y_title}})

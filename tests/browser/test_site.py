@@ -126,8 +126,18 @@ def test_comparing_two_checkpoints_from_the_leaderboard(page, demo):
 def test_a_training_page_draws_its_chart(page, demo):
     training = Training.objects.get(name="pythia-v1.1-1.4b-deduped")
     page.goto(training.get_absolute_url())
-    page.locator("#training-chart + *, .chart.chart--drawn").first.wait_for()
-    assert page.locator(".chart.chart--drawn .main-svg").count() > 0
+    chart = page.locator(".chart.chart--drawn")
+    # One panel per chosen metric (the four primary ones), each titled above it, the training's best step starred.
+    chart.locator(".annotation-text").nth(3).wait_for()
+    titles = chart.locator(".annotation-text").all_text_contents()
+    assert len(titles) == 4
+    assert titles[:2] == ["arc_challenge · acc", "arc_easy · acc"]
+    assert chart.locator(".cartesianlayer .subplot").count() == 4
+    # Line markers are circles (SVG arcs); the stars are the only other points.
+    stars = chart.locator("path.point").evaluate_all("points => points.filter(p => !p.getAttribute('d').includes('A'))")
+    assert len(stars) == 4
+    y_titles = chart.locator(".g-ytitle, .g-y2title, .g-y3title, .g-y4title").all_text_contents()
+    assert sum("axis reversed" in title for title in y_titles) == 1  # crows_pairs likelihood difference
     shot(page, "training")
 
 
