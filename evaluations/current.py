@@ -8,8 +8,7 @@ in SQL, and `current_score_drift` compares the table with a fresh derivation wit
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Subquery, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, F, Value, When
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -27,7 +26,7 @@ def oriented(value_field: str = "value") -> Case:
 
 def refresh_current_scores(pairs: Iterable[tuple[int, int]]) -> None:
     """Recompute the current scores of these (checkpoint id, benchmark id) pairs from their latest succeeded
-    evaluations, in four queries whatever the number of pairs."""
+    evaluations, in two queries whatever the number of pairs."""
     pairs = set(pairs)
     if not pairs:
         return
@@ -36,36 +35,16 @@ def refresh_current_scores(pairs: Iterable[tuple[int, int]]) -> None:
     with transaction.atomic():
         # The pairs of checkpoints × benchmarks are recomputed whole: a superset of `pairs`, and still exact.
         CurrentScore.objects.filter(checkpoint_id__in=checkpoint_ids, metric__benchmark_id__in=benchmark_ids).delete()
-        latest = (
-            Evaluation.objects.filter(
-                checkpoint_id__in=checkpoint_ids, benchmark_id__in=benchmark_ids, status=Evaluation.Status.SUCCEEDED
+        # Derived and inserted inside the database: the rows never travel to Python and back.
+        checkpoints = ", ".join(["%s"] * len(checkpoint_ids))
+        benchmarks = ", ".join(["%s"] * len(benchmark_ids))
+        where = f" AND checkpoint_id IN ({checkpoints}) AND benchmark_id IN ({benchmarks})"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {CurrentScore._meta.db_table} ({_COLUMNS}) "
+                f"SELECT {_COLUMNS} FROM ({_derivation(where)}) derived",
+                [*checkpoint_ids, *benchmark_ids],
             )
-            .annotate(
-                recency=Window(
-                    RowNumber(),
-                    partition_by=[F("checkpoint_id"), F("benchmark_id")],
-                    order_by=[F("finished_at").desc(nulls_last=True), F("pk").desc()],
-                )
-            )
-            .filter(recency=1)
-            .values("pk")
-        )
-        rows = (
-            Score.objects.filter(evaluation_id__in=Subquery(latest))
-            .annotate(oriented=oriented())
-            .values(
-                "evaluation_id",
-                "metric_id",
-                "value",
-                "stderr",
-                "oriented",
-                checkpoint_id=F("evaluation__checkpoint_id"),
-                training_id=F("evaluation__checkpoint__training_id"),
-                step=F("evaluation__checkpoint__step"),
-                finished_at=F("evaluation__finished_at"),
-            )
-        )
-        CurrentScore.objects.bulk_create(CurrentScore(**row) for row in rows)
         versions.benchmarks_changed(benchmark_ids)
 
 
@@ -79,7 +58,9 @@ def reorient_metric(metric: Metric) -> None:
 # The latest succeeded evaluation of each (checkpoint, benchmark), its scores, oriented: the whole read model as one
 # SELECT, used by the rebuild and by the drift check. Ties on finished_at go to the newer row, as in
 # refresh_current_scores.
-_DERIVATION = """
+def _derivation(where: str = "") -> str:
+    """The SELECT; `where` narrows the evaluations considered (SQL appended to their WHERE clause)."""
+    return f"""
     SELECT s.id AS score_id, e.checkpoint_id, s.metric_id, e.id AS evaluation_id, c.training_id, c.step,
            s.value, s.stderr,
            CASE WHEN m.direction = 'lower' THEN -s.value ELSE s.value END AS oriented,
@@ -89,13 +70,14 @@ _DERIVATION = """
             PARTITION BY checkpoint_id, benchmark_id
             ORDER BY CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END, finished_at DESC, id DESC
         ) AS recency
-        FROM evaluations_evaluation WHERE status = 'succeeded'
+        FROM evaluations_evaluation WHERE status = 'succeeded'{where}
     ) e
     JOIN evaluations_score s ON s.evaluation_id = e.id
     JOIN evaluations_metric m ON m.id = s.metric_id
     JOIN evaluations_checkpoint c ON c.id = e.checkpoint_id
     WHERE e.recency = 1
 """
+
 
 _COLUMNS = "checkpoint_id, metric_id, evaluation_id, training_id, step, value, stderr, oriented, finished_at"
 
@@ -106,7 +88,7 @@ def rebuild_current_scores() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {CurrentScore._meta.db_table}")
         cursor.execute(
-            f"INSERT INTO {CurrentScore._meta.db_table} ({_COLUMNS}) SELECT {_COLUMNS} FROM ({_DERIVATION}) derived"
+            f"INSERT INTO {CurrentScore._meta.db_table} ({_COLUMNS}) SELECT {_COLUMNS} FROM ({_derivation()}) derived"
         )
     versions.everything_changed()
     return CurrentScore.objects.count()
@@ -117,14 +99,14 @@ def current_score_drift() -> dict[str, int]:
     table = CurrentScore._meta.db_table
     same_row = "t.checkpoint_id = d.checkpoint_id AND t.metric_id = d.metric_id"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({_DERIVATION}) d LEFT JOIN {table} t ON {same_row} WHERE t.id IS NULL")
+        cursor.execute(f"SELECT COUNT(*) FROM ({_derivation()}) d LEFT JOIN {table} t ON {same_row} WHERE t.id IS NULL")
         (missing,) = cursor.fetchone()
         cursor.execute(
-            f"SELECT COUNT(*) FROM {table} t LEFT JOIN ({_DERIVATION}) d ON {same_row} WHERE d.checkpoint_id IS NULL"
+            f"SELECT COUNT(*) FROM {table} t LEFT JOIN ({_derivation()}) d ON {same_row} WHERE d.checkpoint_id IS NULL"
         )
         (extra,) = cursor.fetchone()
         cursor.execute(
-            f"""SELECT COUNT(*) FROM {table} t JOIN ({_DERIVATION}) d ON {same_row}
+            f"""SELECT COUNT(*) FROM {table} t JOIN ({_derivation()}) d ON {same_row}
             WHERE t.evaluation_id <> d.evaluation_id OR t.value <> d.value OR t.oriented <> d.oriented
                OR t.step <> d.step OR t.training_id <> d.training_id"""
         )
