@@ -165,8 +165,8 @@ def _section(run: dict, runs: list[dict]) -> list[str]:
     lines += [
         "",
         f"- Read-model rebuild (`rebuild_current_scores`, {data['current_scores']:,} rows): "
-        f"{run['rebuild_seconds']:.1f} s. Generating the data took {run['generate_seconds']:.0f} s "
-        "(not measured again when the database already held it).",
+        + (f"{run['rebuild_seconds']:.1f} s." if run["rebuild_seconds"] is not None else "not timed in this run.")
+        + (f" Generating the data took {run['generate_seconds']:.0f} s." if run["generate_seconds"] else ""),
         f"- Peak memory of the benchmark process (it serves every request above): {memory:.0f} MB"
         + (f" ({_mark(memory < MEMORY_MB)}: < {MEMORY_MB} MB)." if is_target else "."),
     ]

@@ -2,13 +2,14 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from evaluations.models import Checkpoint, Metric, Training
+from evaluations.models import Checkpoint, CurrentScore, Metric, Training
 
 from .. import charts
 from ..methods import Method, Missing, RankingSpec
@@ -71,14 +72,7 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
             .order_by("training__name", "step")
         )
         own = {row.pk: row for row in rows if row.training_id == training.pk}
-        best = {}
-        for metric in chosen:
-            for row in (
-                RankedCheckpoint.objects.filter(training__in=shown)
-                .ranked(RankingSpec.of(metric, best_only=True))
-                .select_related("training")
-            ):
-                best[(row.training.name, metric.pk)] = (row.step, row.score)
+        best = _best_checkpoints(shown, chosen)
         series: dict[str, list] = {t.name: [] for t in shown}
         for row in rows:
             series[row.training.name].append((row.step, {m.pk: getattr(row, f"value_{m.pk}") for m in chosen}))
@@ -94,6 +88,26 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
             "suggestion": suggestion,
         }
     return TemplateResponse(request, "rankings/training.html", context)
+
+
+def _best_checkpoints(trainings: list[Training], metrics: list[Metric]) -> dict[tuple[str, int], tuple]:
+    """(training name, metric id) → (step, value) of each training's best checkpoint on each metric, in one query.
+
+    The rule of a single-metric best-checkpoint ranking (rankings.queries): the best value, then the earlier step.
+    """
+    best = (
+        CurrentScore.objects.filter(training__in=trainings, metric__in=metrics)
+        .annotate(
+            position=Window(
+                RowNumber(),
+                partition_by=[F("training_id"), F("metric_id")],
+                order_by=[F("oriented").desc(), F("step").asc()],
+            )
+        )
+        .filter(position=1)
+        .values_list("training__name", "metric_id", "step", "value")
+    )
+    return {(name, metric): (step, value) for name, metric, step, value in best}
 
 
 def _checkpoint_table(training: Training, chosen: list[Metric], rows: dict, best: dict) -> list[tuple]:
