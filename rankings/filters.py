@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q
 from evaluations.models import Benchmark, CurrentScore, ModelFamily, Tag, Training
 
 from .models import RankedCheckpoint
-from .widgets import QuickSelectMultiple
+from .widgets import QuickSelectMultiple, cached_choices
 
 
 class CandidateFilter(django_filters.FilterSet):
@@ -34,6 +34,15 @@ class CandidateFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         categories = Benchmark.objects.exclude(category="").order_by("category").values_list("category", flat=True)
         self.filters["category"].extra["choices"] = [(c, c) for c in categories.distinct()]
+
+    @property
+    def form(self):
+        form = super().form
+        if not getattr(form, "has_cached_choices", False):
+            for name in ("model", "training", "tag"):
+                form.fields[name].widget.choices = cached_choices(name, form.fields[name])
+            form.has_cached_choices = True
+        return form
 
     def search(self, queryset, name: str, value: str):
         words = value.split()

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from evaluations.models import Metric
 
 from .methods import Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
-from .widgets import QuickSelectMultiple
+from .widgets import QuickSelectMultiple, cached_choices
 
 MAX_METRICS = 40
 
@@ -56,6 +56,7 @@ class RankingForm(forms.Form):
                 "ties": initial_spec.ties,
             }
         self.query = data
+        self.fields["metric"].widget.choices = cached_choices("metric", self.fields["metric"])
 
     def clean_metric(self):
         metrics = self.cleaned_data["metric"]

@@ -1,8 +1,14 @@
 """Form widgets for pickers with thousands of options."""
 
 from django import forms
+from django.core.cache import cache
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+
+from evaluations import versions
+
+# Cached options are dropped when the names change; this only bounds how long unused ones stay in memory.
+CHOICES_SECONDS = 3600
 
 
 class QuickSelectMultiple(forms.SelectMultiple):
@@ -22,3 +28,19 @@ class QuickSelectMultiple(forms.SelectMultiple):
         return format_html(
             '<select name="{}"{} multiple>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options
         )
+
+
+def cached_choices(name: str, field) -> list[tuple[str, str]]:
+    """The (value, label) options of a picker over models, trainings, tags or metrics, kept in the cache until any
+    of those is saved or deleted (the names stamp of evaluations.versions).
+
+    Listing 2,000 trainings means loading 2,000 rows as model instances on every page; the labels only change when
+    the names do.
+    """
+    stamp = versions.stamps([versions.NAMES])[versions.NAMES]
+    key = f"choices:{name}:{stamp}"
+    choices = cache.get(key)
+    if choices is None:
+        choices = [(str(value), str(label)) for value, label in field.choices]
+        cache.set(key, choices, timeout=CHOICES_SECONDS)
+    return choices

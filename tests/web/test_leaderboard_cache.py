@@ -126,3 +126,14 @@ def test_the_cache_can_be_turned_off(client, board, settings):
     settings.RANKING_CACHE_SECONDS = 0
     reads_of_the_ranking(client)
     assert reads_of_the_ranking(client) > 0
+
+
+def test_pickers_list_a_new_training_and_a_renamed_metric_at_once(client, board):
+    assert "fresh-run" not in client.get("/rank/").content.decode()
+    factories.training(name="fresh-run", model_name="m")
+    metric = board.entries.get().metric
+    metric.name = "Accuracy, renamed"
+    metric.save()
+    html = client.get("/rank/").content.decode()
+    assert "fresh-run" in html
+    assert "Accuracy, renamed" in html
