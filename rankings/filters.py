@@ -40,7 +40,8 @@ class CandidateFilter(django_filters.FilterSet):
         form = super().form
         if not getattr(form, "has_cached_choices", False):
             for name in ("model", "training", "tag"):
-                form.fields[name].widget.choices = cached_choices(name, form.fields[name])
+                field = form.fields[name]
+                field.widget.choices = cached_choices(name, lambda field=field: field.choices)
             form.has_cached_choices = True
         return form
 

@@ -56,7 +56,8 @@ class RankingForm(forms.Form):
                 "ties": initial_spec.ties,
             }
         self.query = data
-        self.fields["metric"].widget.choices = cached_choices("metric", self.fields["metric"])
+        metric = self.fields["metric"]
+        metric.widget.choices = cached_choices("metric", lambda: metric.choices)
 
     def clean_metric(self):
         metrics = self.cleaned_data["metric"]

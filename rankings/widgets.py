@@ -1,5 +1,7 @@
 """Form widgets for pickers with thousands of options."""
 
+from collections.abc import Callable, Iterable
+
 from django import forms
 from django.core.cache import cache
 from django.forms.utils import flatatt
@@ -30,9 +32,9 @@ class QuickSelectMultiple(forms.SelectMultiple):
         )
 
 
-def cached_choices(name: str, field) -> list[tuple[str, str]]:
-    """The (value, label) options of a picker over models, trainings, tags or metrics, kept in the cache until any
-    of those is saved or deleted (the names stamp of evaluations.versions).
+def cached_choices(name: str, options: Callable[[], Iterable[tuple]]) -> list[tuple[str, str]]:
+    """The (value, label) `options()` of a picker over models, trainings, tags or metrics, kept in the cache until
+    any of those is saved or deleted (the names stamp of evaluations.versions).
 
     Listing 2,000 trainings means loading 2,000 rows as model instances on every page; the labels only change when
     the names do.
@@ -41,6 +43,6 @@ def cached_choices(name: str, field) -> list[tuple[str, str]]:
     key = f"choices:{name}:{stamp}"
     choices = cache.get(key)
     if choices is None:
-        choices = [(str(value), str(label)) for value, label in field.choices]
+        choices = [(str(value), str(label)) for value, label in options()]
         cache.set(key, choices, timeout=CHOICES_SECONDS)
     return choices

@@ -7,6 +7,7 @@ from evaluations.models import Checkpoint, CurrentScore, Training
 
 from .. import charts
 from ..models import Leaderboard, RankedCheckpoint
+from ..widgets import QuickSelectMultiple, cached_choices
 
 MAX_COMPARED = 8
 CHART_METRICS = 12
@@ -65,7 +66,11 @@ def compare(request: HttpRequest) -> TemplateResponse:
     if len(checkpoints) < len(ids):
         errors.append("Some of the chosen checkpoints do not exist.")
     context = {"checkpoints": checkpoints, "errors": errors, "leaderboards": boards, "board": board}
-    context["trainings"] = Training.objects.select_related("model").order_by("model__name", "name")[:MAX_TRAININGS]
+    trainings = Training.objects.select_related("model").order_by("model__name", "name")[:MAX_TRAININGS]
+    options = cached_choices("compare-trainings", lambda: ((t.pk, f"{t.model.name} · {t.name}") for t in trainings))
+    context["training_picker"] = QuickSelectMultiple(attrs={"id": "trainings", "size": 6}, choices=options).render(
+        "training", []
+    )
     if len(checkpoints) >= 2:
         context |= _side_by_side(checkpoints)
     return TemplateResponse(request, "rankings/compare.html", context)
