@@ -11,13 +11,26 @@ PY := $(VENV)/bin/python
 # Installing again only when pyproject.toml changed keeps a second `make run` fast.
 INSTALLED := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
+# `make serve`'s SECRET_KEY when none is given: generated once, kept out of git like .local-admin-password.
+SECRET_KEY_FILE := .local-secret-key
+# Production settings on a machine without TLS (docs/deployment.md): plain HTTP, so no HTTPS redirect, no HSTS and
+# cookies without the Secure flag; each can still be set from the environment.
+SERVE_ENV = DEBUG=false \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-false}" \
+	SECURE_HSTS_SECONDS="$${SECURE_HSTS_SECONDS:-0}" \
+	SESSION_COOKIE_SECURE="$${SESSION_COOKIE_SECURE:-false}" \
+	CSRF_COOKIE_SECURE="$${CSRF_COOKIE_SECURE:-false}"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint clean
+.PHONY: help run serve test lint clean
 
 help:
 	@echo "make run    set up .venv, migrate, load the demo data into an empty database, create a local admin,"
 	@echo "            and serve on http://$(HOST):$(PORT)/ (make run HOST=0.0.0.0 PORT=9000)"
+	@echo "make serve  serve in production mode (DEBUG off, gunicorn, WhiteNoise, JSON logs) on plain HTTP, after"
+	@echo "            migrate and collectstatic; no demo data (docs/deployment.md)"
 	@echo "make test   run the test suite (make test PYTEST_ARGS='-k benchmark -x')"
 	@echo "make lint   ruff check, ruff format --check, makemigrations --check"
 	@echo "make clean  remove .venv and caches (keeps db.sqlite3 and .local-admin-password)"
@@ -30,6 +43,17 @@ run: $(INSTALLED)
 	@echo
 	@echo "Serving on http://$(HOST):$(PORT)/ (admin at http://$(HOST):$(PORT)/admin/). Stop with Ctrl+C."
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+serve: $(INSTALLED) $(if $(SECRET_KEY),,$(SECRET_KEY_FILE))
+	$(SERVE_ENV) $(PY) manage.py migrate --no-input
+	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
+	@echo
+	@echo "Serving in production mode on http://$(HOST):$(PORT)/ (health check at /healthz). Stop with Ctrl+C."
+	$(SERVE_ENV) GUNICORN_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn --config leaderboard_site/gunicorn.conf.py
+
+$(SECRET_KEY_FILE): | $(PY)
+	@umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+	@echo "Generated a SECRET_KEY for make serve in $@ (ignored by git)."
 
 test: $(INSTALLED_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,7 +1,10 @@
 """The REST API (docs/api.md): version 1 under /api/v1/, its OpenAPI schema, and docs served without a CDN."""
 
+from django.conf import settings
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from evaluations.api import views
 from evaluations.api.errors import not_found
@@ -50,8 +53,16 @@ v1 = [
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # The split view serves Swagger UI's start-up script from a URL (?script) instead of inline, as the CSP requires.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # Redoc builds its search index in a Web Worker started from a blob: URL; only this page allows that.
+    path(
+        "redoc/",
+        csp_override({**settings.SECURE_CSP, "worker-src": [CSP.SELF, "blob:"]})(
+            SpectacularRedocView.as_view(url_name="api:schema")
+        ),
+        name="redoc",
+    ),
     # Anything else under /api/ is a JSON 404, not the site's HTML page.
     re_path(r"", not_found),
 ]

@@ -1,10 +1,13 @@
 """Settings for the leaderboard site: one module, everything that varies comes from the environment."""
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,7 +43,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_env(default_url: str) -> dict:
+def database_from_env(default_url: str, conn_max_age: int) -> dict:
     url = os.environ.get("DATABASE_URL") or default_url
     if "://" not in url:
         # Not echoed: a mistyped URL may still hold a password.
@@ -48,7 +51,7 @@ def database_from_env(default_url: str) -> dict:
             "DATABASE_URL must be a URL such as postgres://user@host:5432/name or sqlite:///path/to/db.sqlite3."
         )
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("CONN_MAX_AGE", 0), conn_health_checks=True)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({error}).") from None
     if config.get("ENGINE") not in {"django.db.backends.sqlite3", "django.db.backends.postgresql"}:
@@ -63,6 +66,39 @@ def database_from_env(default_url: str) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         } | config.get("OPTIONS", {})
     return config
+
+
+def cache_from_env(environ: Mapping[str, str] = os.environ) -> dict:
+    """The default cache: Redis when REDIS_URL (or CACHE_URL) names one, else this process's local memory."""
+    names = [name for name in ("REDIS_URL", "CACHE_URL") if environ.get(name, "").strip()]
+    if len(names) > 1:
+        raise ImproperlyConfigured("Set REDIS_URL or CACHE_URL, not both.")
+    if not names:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    name = names[0]
+    url = environ[name].strip()
+    if url == "locmem://":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    # Not echoed: the URL may hold a password.
+    example = f"{name} must be a Redis URL such as redis://127.0.0.1:6379/0, rediss://… or unix:///path/to/redis.sock"
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check.
+    except ValueError:
+        raise ImproperlyConfigured(f"{example} (its port is not a number).") from None
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(f"{example}, got the scheme {parts.scheme or 'none'!r}.")
+    if parts.scheme == "unix" and not parts.path:
+        raise ImproperlyConfigured(f"{example} (it names no socket).")
+    if parts.scheme != "unix" and (not parts.hostname or parts.path.strip("/") not in {"", *map(str, range(16))}):
+        raise ImproperlyConfigured(f"{example} (a host, and at most a database number 0-15 as its path).")
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": environ.get("CACHE_KEY_PREFIX", ""),
+        # An unreachable Redis fails a request (and /healthz) within seconds instead of hanging it.
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -102,6 +138,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -131,7 +168,13 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "leaderboard_site.wsgi.application"
 
-DATABASES = {"default": database_from_env(f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Persistent connections (with a health check before reuse) save a new connection per request, about 5 ms on
+# PostgreSQL; each gunicorn thread holds one, so workers × threads must stay under the server's max_connections.
+DATABASES = {
+    "default": database_from_env(
+        f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=env_int("CONN_MAX_AGE", 0 if DEBUG else 60)
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The read model's covering index (evaluations.CurrentScore) includes columns only PostgreSQL can use; SQLite builds
 # the same index without them, which is what we want there.
@@ -154,7 +197,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
@@ -169,6 +212,11 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# WhiteNoise's defaults are the right ones: a hashed name from the manifest is served with a ten-year max-age and
+# `immutable`; a name without a hash gets WHITENOISE_MAX_AGE (60 s with DEBUG off), so it can change.
+
+# Per process unless REDIS_URL is set: with several gunicorn workers, throttling and cached pages need Redis.
+CACHES = {"default": cache_from_env()}
 
 DJANGO_TABLES2_TEMPLATE = "rankings/table.html"
 # How long a saved leaderboard's rendered ranking may stay cached (0 turns it off). Entries are keyed by the version
@@ -185,14 +233,54 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Load balancers probe /healthz over plain HTTP, behind the TLS they terminate.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Only our own files run or load. Scripts: no inline code and no eval anywhere (the charts' data are JSON blocks
+# read by static/js/charts.js; the API docs use drf-spectacular's split Swagger view, whose script is a URL).
+# Styles need 'unsafe-inline': plotly.js adds a <style> element for its mode bar and hover labels and sets style
+# attributes (colour bars, images); Redoc's styled-components, htmx's indicator styles and the standalone 500 page
+# do the same. Inline styles cannot run code. img-src allows data: (Swagger UI's icons) and blob: (plotly's
+# "download as PNG", which draws the SVG through a blob URL).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
+# One JSON object per line in production (leaderboard_site/logging.py), readable text while developing.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}.")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "formatters": {
+        "json": {"()": "leaderboard_site.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own handlers would print its messages a second time while DEBUG is on; the root handler is enough.
+        "django": {"handlers": [], "level": "INFO"},
+        # runserver's request lines, in the same format as everything else.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 

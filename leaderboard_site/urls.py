@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from leaderboard_site import health
 from rankings import views as ranking_views
 
 urlpatterns = [
@@ -12,4 +13,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("leaderboard_site.api_urls")),
+    # Probed by load balancers over plain HTTP too: exempt from the HTTPS redirect (SECURE_REDIRECT_EXEMPT).
+    path("healthz", health.healthz, name="healthz"),
 ]

@@ -26,6 +26,11 @@ SETTINGS_VARIABLES = {
     "CSRF_COOKIE_SECURE",
     "BEHIND_TLS_PROXY",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "REDIS_URL",
+    "CACHE_URL",
+    "CACHE_KEY_PREFIX",
+    "STATIC_ROOT",
 }
 
 
@@ -75,6 +80,15 @@ def test_a_connection_age_that_is_not_a_number_is_refused():
     assert_refused(manage("check", CONN_MAX_AGE="forever"), "CONN_MAX_AGE")
 
 
+def test_a_cache_url_that_is_not_a_redis_url_is_refused():
+    assert_refused(manage("check", REDIS_URL="memcached://127.0.0.1:11211"), "REDIS_URL")
+
+
+@pytest.mark.parametrize(("variable", "value"), [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "LOUD")])
+def test_a_log_setting_with_an_unknown_value_is_refused(variable, value):
+    assert_refused(manage("check", **{variable: value}), variable)
+
+
 def test_a_missing_secret_key_is_refused_when_debug_is_off():
     assert_refused(manage("check", DEBUG="false", ALLOWED_HOSTS="example.com"), "SECRET_KEY")
 
@@ -100,3 +114,38 @@ def test_a_production_configuration_passes_the_deployment_checks():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_a_production_configuration_with_redis_passes_the_deployment_checks():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="leaderboard.example.com",
+        DATABASE_URL="postgres://leaderboard@db.example.com:5432/leaderboard",
+        REDIS_URL="redis://cache.example.com:6379/0",
+        BEHIND_TLS_PROXY="true",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+PRINT_SETTINGS = (
+    "from django.conf import settings; "
+    "print(settings.DATABASES['default']['CONN_MAX_AGE'], settings.LOGGING['handlers']['console']['formatter'])"
+)
+
+
+@pytest.mark.parametrize(
+    ("debug", "expected"),
+    [("true", "0 text"), ("false", "60 json")],
+)
+def test_production_keeps_database_connections_and_logs_json_by_default(debug, expected):
+    result = manage("shell", "--no-imports", "-c", PRINT_SETTINGS, DEBUG=debug, SECRET_KEY=secrets.token_urlsafe(50))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
