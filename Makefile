@@ -24,7 +24,7 @@ SERVE_ENV = DEBUG=false \
 	CSRF_COOKIE_SECURE="$${CSRF_COOKIE_SECURE:-false}"
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test lint clean
+.PHONY: help run serve test lint clean bench loadtest
 
 help:
 	@echo "make run    set up .venv, migrate, load the demo data into an empty database, create a local admin,"
@@ -32,6 +32,11 @@ help:
 	@echo "make serve  serve in production mode (DEBUG off, gunicorn, WhiteNoise, JSON logs) on plain HTTP, after"
 	@echo "            migrate and collectstatic; no demo data (docs/deployment.md)"
 	@echo "make test   run the test suite (make test PYTEST_ARGS='-k benchmark -x')"
+	@echo "make bench  synthetic data at SCALE=S|M|L (S: 30 thousand scores, L: 10 million) in its own database,"
+	@echo "            then times pages, API, ingest and rebuild into docs/performance.md (default: SQLite file"
+	@echo "            bench-S.sqlite3; PostgreSQL: make bench SCALE=L BENCH_DATABASE_URL=postgres://...)"
+	@echo "make loadtest  gunicorn in production mode under 32 clients for 60 s on the bench database, then a count"
+	@echo "            of stored results (make loadtest SCALE=M BENCH_DATABASE_URL=postgres://... SECONDS=60)"
 	@echo "make lint   ruff check, ruff format --check, makemigrations --check"
 	@echo "make clean  remove .venv and caches (keeps db.sqlite3 and .local-admin-password)"
 
@@ -54,6 +59,22 @@ serve: $(INSTALLED) $(if $(SECRET_KEY),,$(SECRET_KEY_FILE))
 $(SECRET_KEY_FILE): | $(PY)
 	@umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 	@echo "Generated a SECRET_KEY for make serve in $@ (ignored by git)."
+
+# The benchmark's database is never the site's: by default a SQLite file per scale, kept between runs so that a
+# second run measures without generating again.
+SCALE ?= S
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/bench-$(SCALE).sqlite3
+BENCH_ARGS ?=
+CONCURRENCY ?= 32
+SECONDS ?= 60
+
+bench: $(INSTALLED)
+	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py migrate --no-input -v 0
+	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py bench --scale $(SCALE) $(BENCH_ARGS)
+
+loadtest: $(INSTALLED)
+	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py migrate --no-input -v 0
+	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py loadtest --concurrency $(CONCURRENCY) --seconds $(SECONDS)
 
 test: $(INSTALLED_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -79,7 +79,8 @@ def render(runs: list[dict], load_runs: tuple[dict, ...] = ()) -> str:
         f"SQLite at scale M within {SQLITE_FACTOR} × PostgreSQL at M.",
         "",
         "Rerun: `make bench SCALE=S` (SQLite file `bench-S.sqlite3`), or on PostgreSQL "
-        "`make bench SCALE=L DATABASE_URL=postgres://postgres@127.0.0.1:5432/leaderboard_bench`.",
+        "`createdb leaderboard_bench && make bench SCALE=L "
+        "BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/leaderboard_bench`; `make loadtest` the same way.",
     ]
     for run in runs:
         lines += _section(run, runs)
