@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from evaluations.api.framework import ApiMixin, PageNumberPagination
 from evaluations.api.serializers import BenchmarkRefSerializer
 
+from . import cache
 from .filters import CandidateFilter
 from .forms import RankingForm
 from .methods import Method, Missing, RankingError, RankingSpec, Ties
@@ -144,7 +145,7 @@ def _form_errors(errors) -> dict:
     return {("" if field == "__all__" else field): list(messages) for field, messages in errors.items()}
 
 
-def ranked_rows(request, view, *, candidates, initial: RankingSpec | None) -> Response:
+def ranked_rows(request, view, *, candidates, initial: RankingSpec | None) -> dict:
     """One page of the ranking the query string asks for, as `_ranking_page` computes it for the HTML page."""
     form = RankingForm(request.query_params, initial_spec=initial)
     if form.is_bound and not form.is_valid():
@@ -166,15 +167,13 @@ def ranked_rows(request, view, *, candidates, initial: RankingSpec | None) -> Re
         rows = rows.order_by(ORDERINGS[ordering], *TIE_BREAKERS)
     paginator = RankedPagination()
     page = paginator.paginate_queryset(rows, request, view=view)
-    return Response(
-        {
-            "count": paginator.page.paginator.count,
-            "next": paginator.get_next_link(),
-            "previous": paginator.get_previous_link(),
-            "ranking": RankingSettingsSerializer(_settings(spec)).data,
-            "results": [_row(row, spec) for row in page],
-        }
-    )
+    return {
+        "count": paginator.page.paginator.count,
+        "next": paginator.get_next_link(),
+        "previous": paginator.get_previous_link(),
+        "ranking": RankingSettingsSerializer(_settings(spec)).data,
+        "results": [_row(row, spec) for row in page],
+    }
 
 
 RANKING_PARAMETERS = [
@@ -230,7 +229,14 @@ class LeaderboardViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     )
     def rows(self, request, slug: str):
         board = get_object_or_404(self.get_queryset(), slug=slug)
-        return ranked_rows(request, self, candidates=board.candidates(), initial=board.spec())
+        # Cached like the leaderboard's page, and dropped by the same changes (rankings.cache).
+        body = cache.rendered(
+            request,
+            board,
+            lambda: ranked_rows(request, self, candidates=board.candidates(), initial=board.spec()),
+            kind="api",
+        )
+        return Response(body)
 
 
 class RankingView(ApiMixin, APIView):
@@ -241,4 +247,4 @@ class RankingView(ApiMixin, APIView):
         description="An ad-hoc ranking of every checkpoint, with the parameters of the site's /rank/ page.",
     )
     def get(self, request):
-        return ranked_rows(request, self, candidates=RankedCheckpoint.objects.all(), initial=None)
+        return Response(ranked_rows(request, self, candidates=RankedCheckpoint.objects.all(), initial=None))

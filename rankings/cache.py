@@ -26,8 +26,9 @@ def leaderboard_key(pk: int) -> str:
     return f"versions:leaderboard:{pk}"
 
 
-def rendered(request: HttpRequest, board: Leaderboard, render: Callable[[], str]) -> str:
-    """The page body `render()` makes for this request, from the cache when nothing it shows has changed."""
+def rendered(request: HttpRequest, board: Leaderboard, render: Callable[[], object], kind: str = "page"):
+    """What `render()` makes for this request (the page's body, or the API's rows as `kind="api"`), from the cache
+    when nothing it shows has changed."""
     if settings.RANKING_CACHE_SECONDS <= 0:
         return render()
     benchmark_ids = {entry.metric.benchmark_id for entry in board.entries.all()}
@@ -37,8 +38,11 @@ def rendered(request: HttpRequest, board: Leaderboard, render: Callable[[], str]
     keys = [leaderboard_key(board.pk), versions.NAMES, versions.EVERYTHING]
     keys += [versions.benchmark_key(pk) for pk in sorted(benchmark_ids)]
     stamps = versions.stamps(keys)
-    fragment = "htmx" if request.htmx else "page"
-    identity = "\n".join([fragment, request.GET.urlencode(), *(f"{key}={stamps[key]}" for key in keys)])
+    fragment = "htmx" if kind == "page" and request.htmx else kind
+    # The host too: the API's rows link to their next page with absolute URLs.
+    identity = "\n".join(
+        [fragment, request.get_host(), request.GET.urlencode(), *(f"{key}={stamps[key]}" for key in keys)]
+    )
     key = f"leaderboard:{board.pk}:{hashlib.sha256(identity.encode()).hexdigest()}"
     body = cache.get(key)
     if body is None:

@@ -137,3 +137,12 @@ def test_pickers_list_a_new_training_and_a_renamed_metric_at_once(client, board)
     html = client.get("/rank/").content.decode()
     assert "fresh-run" in html
     assert "Accuracy, renamed" in html
+
+
+def test_the_api_rows_of_a_saved_leaderboard_are_cached_and_show_a_new_result_at_once(client, board):
+    path = "/api/v1/leaderboards/main/rows/"
+    assert reads_of_the_ranking(client, path) > 0
+    assert reads_of_the_ranking(client, path) == 0
+    result("gamma", 100, {board.entries.get().metric: 0.9})
+    rows = client.get(path).json()["results"]
+    assert [(row["rank"], row["training"]["name"]) for row in rows] == [(1, "gamma"), (2, "alpha"), (3, "beta")]
