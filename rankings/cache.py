@@ -8,6 +8,7 @@ delete old entries, which expire on their own.
 """
 
 import hashlib
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -21,6 +22,9 @@ from evaluations.models import Metric
 
 from .models import Leaderboard, LeaderboardMetric
 
+# How long a request waits for another to render the entry it needs before rendering it itself.
+RENDER_WAIT_SECONDS = 10
+
 
 def leaderboard_key(pk: int) -> str:
     return f"versions:leaderboard:{pk}"
@@ -31,6 +35,28 @@ def rendered(request: HttpRequest, board: Leaderboard, render: Callable[[], obje
     when nothing it shows has changed."""
     if settings.RANKING_CACHE_SECONDS <= 0:
         return render()
+    key = entry_key(request, board, kind)
+    body = cache.get(key)
+    if body is not None:
+        return body
+    # One request renders a missing entry; the others asking for it meanwhile wait for that one instead of ranking
+    # the same rows at the same time (after a new result, every reader of a busy leaderboard misses at once).
+    lock = f"{key}:rendering"
+    if not cache.add(lock, 1, timeout=RENDER_WAIT_SECONDS):
+        deadline = time.monotonic() + RENDER_WAIT_SECONDS
+        while time.monotonic() < deadline and cache.get(lock) is not None:
+            time.sleep(0.01)
+            if (body := cache.get(key)) is not None:
+                return body
+    try:
+        body = render()
+        cache.set(key, body, timeout=settings.RANKING_CACHE_SECONDS)
+    finally:
+        cache.delete(lock)
+    return body
+
+
+def entry_key(request: HttpRequest, board: Leaderboard, kind: str) -> str:
     benchmark_ids = {entry.metric.benchmark_id for entry in board.entries.all()}
     chosen = [value for value in request.GET.getlist("metric") if value.isdigit() and len(value) < 19]
     if chosen:
@@ -43,12 +69,7 @@ def rendered(request: HttpRequest, board: Leaderboard, render: Callable[[], obje
     identity = "\n".join(
         [fragment, request.get_host(), request.GET.urlencode(), *(f"{key}={stamps[key]}" for key in keys)]
     )
-    key = f"leaderboard:{board.pk}:{hashlib.sha256(identity.encode()).hexdigest()}"
-    body = cache.get(key)
-    if body is None:
-        body = render()
-        cache.set(key, body, timeout=settings.RANKING_CACHE_SECONDS)
-    return body
+    return f"leaderboard:{board.pk}:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
 def _renew(pk: int) -> None:

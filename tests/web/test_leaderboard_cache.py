@@ -1,13 +1,17 @@
 """A saved leaderboard's rendered ranking is cached, and anything it shows that changes shows at once."""
 
 import re
+import threading
 
 import pytest
+from django.core.cache import cache as django_cache
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from evaluations.current import rebuild_current_scores
 from evaluations.models import CurrentScore, Metric
+from rankings import cache
 from rankings.models import Leaderboard, LeaderboardMetric
 from tests import factories
 from tests.web.test_leaderboard_page import result
@@ -146,3 +150,28 @@ def test_the_api_rows_of_a_saved_leaderboard_are_cached_and_show_a_new_result_at
     result("gamma", 100, {board.entries.get().metric: 0.9})
     rows = client.get(path).json()["results"]
     assert [(row["rank"], row["training"]["name"]) for row in rows] == [(1, "gamma"), (2, "alpha"), (3, "beta")]
+
+
+def entry_of(board, path="/leaderboards/main/"):
+    request = RequestFactory().get(path)
+    request.htmx = False
+    return request, cache.entry_key(request, board, "page")
+
+
+def test_a_request_waits_for_another_rendering_the_same_entry(board):
+    request, key = entry_of(board)
+    django_cache.add(f"{key}:rendering", 1)
+    threading.Timer(0.1, lambda: django_cache.set(key, "rendered by the other request")).start()
+
+    def render():
+        raise AssertionError("rendered twice")
+
+    assert cache.rendered(request, board, render) == "rendered by the other request"
+
+
+def test_a_request_renders_itself_when_the_other_gives_up(board):
+    request, key = entry_of(board)
+    django_cache.add(f"{key}:rendering", 1)
+    threading.Timer(0.1, lambda: django_cache.delete(f"{key}:rendering")).start()
+    assert cache.rendered(request, board, lambda: "mine") == "mine"
+    assert django_cache.get(key) == "mine"
