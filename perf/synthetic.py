@@ -16,9 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.models import Max
 
 from evaluations.current import rebuild_current_scores
 from evaluations.models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Score, Tag, Training
+
+ID_TABLES = (ModelFamily, ModelFamily.tags.through, Training, Checkpoint, Benchmark, Metric, Evaluation, Score)
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,11 @@ def generate(scale: Scale, *, seed: int = 1, progress: Callable[[int], None] = l
     writer = Writer()
     started = datetime.now()
     with transaction.atomic():
-        metrics = _catalogue(scale, writer)
-        trainings = _trainings(scale, writer, rng)
-        ids = {"checkpoint": 0, "evaluation": 0, "score": 0}
+        # Ids continue from the highest in each table: the bench command wants an empty database, tests need not.
+        last = {model: model.objects.aggregate(last=Max("pk"))["last"] or 0 for model in ID_TABLES}
+        metrics = _catalogue(scale, writer, last)
+        trainings = _trainings(scale, writer, rng, last)
+        ids = {"checkpoint": last[Checkpoint], "evaluation": last[Evaluation], "score": last[Score]}
         for first in range(0, len(trainings), TRAININGS_PER_CHUNK):
             chunk = trainings[first : first + TRAININGS_PER_CHUNK]
             _write_results(scale, chunk, metrics, writer, rng, ids)
@@ -125,25 +130,26 @@ def generate(scale: Scale, *, seed: int = 1, progress: Callable[[int], None] = l
     return {"history_seconds": written, "rebuild_seconds": rebuilt}
 
 
-def _catalogue(scale: Scale, writer: "Writer") -> dict[int, list[tuple[int, MetricShape, float]]]:
+def _catalogue(scale: Scale, writer: "Writer", last: dict) -> dict[int, list[tuple[int, MetricShape, float]]]:
     """Benchmarks and their metrics; returns benchmark id → [(metric id, shape, chance baseline)]."""
     benchmarks, metric_rows, metrics = [], [], {}
-    metric_id = 0
+    metric_id = last[Metric]
     for number in range(1, scale.benchmarks + 1):
         choices = 2 + number % 4
+        benchmark = last[Benchmark] + number
         benchmarks.append(
-            (number, f"synthetic_task_{number:02d}", 0, "1", f"Synthetic task {number}", "", "")
+            (benchmark, f"synthetic_task_{number:02d}", 0, "1", f"Synthetic task {number}", "", "")
             + (CATEGORIES[number % len(CATEGORIES)], True, START)
         )
-        metrics[number] = []
+        metrics[benchmark] = []
         for position, shape in enumerate(METRIC_SHAPES[: scale.metrics]):
             metric_id += 1
             baseline = 1 / choices if shape.key in {"acc", "acc_norm"} else None
             metric_rows.append(
-                (metric_id, number, shape.key, "", shape.direction, position == 0)
+                (metric_id, benchmark, shape.key, "", shape.direction, position == 0)
                 + (shape.lower_bound, shape.upper_bound, baseline, min(shape.decimals, 3))
             )
-            metrics[number].append((metric_id, shape, baseline or 0.0))
+            metrics[benchmark].append((metric_id, shape, baseline or 0.0))
     columns = ["id", "slug", "num_fewshot", "version", "name", "description", "url", "category", "is_active"]
     writer.rows(Benchmark, [*columns, "created_at"], benchmarks)
     columns = ["id", "benchmark_id", "key", "name", "direction", "is_primary"]
@@ -151,22 +157,29 @@ def _catalogue(scale: Scale, writer: "Writer") -> dict[int, list[tuple[int, Metr
     return metrics
 
 
-def _trainings(scale: Scale, writer: "Writer", rng: random.Random) -> list[tuple[int, float, bool]]:
+def _trainings(scale: Scale, writer: "Writer", rng: random.Random, last: dict) -> list[tuple[int, float, bool]]:
     """Models, tags and trainings; returns [(training id, quality, declines late)]."""
-    tags = [(1, scale.tag), (2, "dense"), (3, "mixture-of-experts")]
-    writer.rows(Tag, ["id", "name"], tags)
+    scale_tag, dense, moe = (
+        Tag.objects.get_or_create(name=name)[0].pk for name in (scale.tag, "dense", "mixture-of-experts")
+    )
     model_count = math.ceil(scale.trainings / TRAININGS_PER_MODEL)
     models, model_tags, trainings, result = [], [], [], []
-    for model in range(1, model_count + 1):
-        size = (70, 160, 410, 1000, 1400, 2800, 6900, 12000)[model % 8]
-        models.append((model, f"synthetic-{size}m-{model:04d}", "", size * 1_000_000, "transformer", "apache-2.0"))
+    through = last[ModelFamily.tags.through]
+    for number in range(1, model_count + 1):
+        model = last[ModelFamily] + number
+        size = (70, 160, 410, 1000, 1400, 2800, 6900, 12000)[number % 8]
+        models.append((model, f"synthetic-{size}m-{number:04d}", "", size * 1_000_000, "transformer", "apache-2.0"))
         models[-1] += ("{}", START)
-        model_tags += [(2 * model - 1, model, 1), (2 * model, model, 2 + model % 2)]
+        model_tags += [
+            (through + 2 * number - 1, model, scale_tag),
+            (through + 2 * number, model, (dense, moe)[number % 2]),
+        ]
         strength = math.log(size) / 3
         for seed in range(TRAININGS_PER_MODEL):
-            training = (model - 1) * TRAININGS_PER_MODEL + seed + 1
-            if training > scale.trainings:
+            position = (number - 1) * TRAININGS_PER_MODEL + seed + 1
+            if position > scale.trainings:
                 break
+            training = last[Training] + position
             config = json.dumps({"seed": seed, "lr": round(rng.uniform(1e-4, 6e-4), 6)})
             trainings.append((training, model, f"seed-{seed}", "", config, "finished", START, "", START))
             result.append((training, strength + rng.gauss(0, 0.4), rng.random() < 0.3))
