@@ -330,10 +330,18 @@ REST_FRAMEWORK = {
         "anon": env_rate("API_THROTTLE_ANON", "120/minute"),
         "user": env_rate("API_THROTTLE_USER", "1200/minute"),
     },
+    # How many reverse proxies in front of the site append to X-Forwarded-For: the client address that throttles
+    # (and the login limit) count is the one the outermost of them saw. With 0, REMOTE_ADDR; never the whole
+    # header, which a client can forge to escape its limit. Behind the TLS proxy of docs/deployment.md, one.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 1 if env_bool("BEHIND_TLS_PROXY", False) else 0),
     "DEFAULT_SCHEMA_CLASS": "evaluations.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "evaluations.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# Failed sign-ins allowed per client address and per username (site and admin) before the sign-in page answers 429
+# without checking passwords (accounts.views); 'none' switches the limit off.
+LOGIN_RATE_LIMIT = env_rate("LOGIN_RATE_LIMIT", "5/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leaderboard API",

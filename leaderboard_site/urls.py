@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import views as account_views
 from leaderboard_site import health
 from rankings import views as ranking_views
 
@@ -9,8 +10,10 @@ urlpatterns = [
     path("", ranking_views.home, name="home"),
     path("", include("evaluations.urls")),
     path("", include("rankings.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", account_views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin's own sign-in page, with the same limit on failed attempts (it comes first, so it wins).
+    path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("api/", include("leaderboard_site.api_urls")),
     # Probed by load balancers over plain HTTP too: exempt from the HTTPS redirect (SECURE_REDIRECT_EXEMPT).

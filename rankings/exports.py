@@ -13,6 +13,9 @@ from .methods import RankingSpec
 FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
 # Spreadsheets run a cell starting with one of these as a formula; a leading apostrophe makes it plain text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# In Markdown: the backslash first (it escapes the others), pipes that would end a cell, brackets that would make a
+# link, and HTML as entities (Markdown renderers pass raw HTML through).
+MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def describe(spec: RankingSpec) -> dict:
@@ -64,7 +67,8 @@ def _csv(settings: dict, header: list, rows: list) -> str:
     writer = csv.writer(out)
     # Settings first as comment lines (pandas: read_csv(..., comment="#")).
     out.write(f"# {json.dumps(settings, default=str, ensure_ascii=False)}\n")
-    writer.writerow(header)
+    # Headers carry benchmark and metric names: neutralised like the cells.
+    writer.writerow([safe_cell(name) for name in header])
     for row in rows:
         writer.writerow([safe_cell(value) for value in row])
     return out.getvalue()
@@ -72,8 +76,11 @@ def _csv(settings: dict, header: list, rows: list) -> str:
 
 def _markdown(settings: dict, header: list, rows: list) -> str:
     def cell(value) -> str:
+        """The value as plain text in a table cell: its HTML shown, not run; no line break, pipe or link."""
         text = "" if value is None else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
+        for char, replacement in MARKDOWN_ESCAPES.items():
+            text = text.replace(char, replacement)
+        return " ".join(text.splitlines())
 
     ranking = settings["ranking"]
     metrics = ", ".join(f"{m['benchmark']} {m['metric']} (×{m['weight']:g})" for m in ranking["metrics"])

@@ -2,6 +2,8 @@
 
 from evaluations.tables import BoundedPaginator
 
+MAX_OFFSET = 2**63 - 1  # OFFSET is a 64-bit integer on SQLite and PostgreSQL
+
 
 class RankedPaginator(BoundedPaginator):
     """Takes the number of rows from the page's own rows instead of a COUNT query.
@@ -16,7 +18,8 @@ class RankedPaginator(BoundedPaginator):
             number = int(number)
         except (TypeError, ValueError):
             return super().page(number)
-        if number >= 1:
+        # A page whose offset the database cannot take (page=10**30) goes the usual way: counted, then EmptyPage.
+        if number >= 1 and number * self.per_page <= MAX_OFFSET:
             bottom = (number - 1) * self.per_page
             rows = list(self.object_list[bottom : bottom + self.per_page])
             if rows:

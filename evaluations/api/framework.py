@@ -26,20 +26,31 @@ def check_size(parser_context: dict | None) -> None:
 
 
 def check_values(data: object) -> None:
-    """Refuse NUL characters in any string or key, and nesting deeper than MAX_DEPTH (iteratively: no recursion)."""
-    stack = [(data, 1)]
+    """Refuse NUL characters in any string or key, naming where, and nesting deeper than MAX_DEPTH (iteratively: no
+    recursion)."""
+    stack = [(data, ())]
     while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        value, path = stack.pop()
+        if len(path) >= MAX_DEPTH:
             raise exceptions.ParseError(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
         if isinstance(value, str):
             if "\x00" in value:
-                raise exceptions.ParseError("Text may not contain NUL (\\u0000) characters.")
+                raise nul_error(path)
         elif isinstance(value, dict):
-            stack.extend((key, depth) for key in value)
-            stack.extend((item, depth + 1) for item in value.values())
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    raise nul_error((*path, key.replace("\x00", "")))
+                stack.append((item, (*path, key)))
         elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+
+
+def nul_error(path: tuple) -> exceptions.ValidationError:
+    """A 400 naming the field holding the NUL (and the item, in a list body), like any other invalid value."""
+    detail: list | dict = ["Text may not contain NUL (\\u0000) characters."]
+    for part in reversed(path):
+        detail = {part: detail}
+    return exceptions.ValidationError(detail)
 
 
 class JSONParser(parsers.JSONParser):
@@ -62,7 +73,7 @@ class MultiPartParser(parsers.MultiPartParser):
             result = super().parse(stream, media_type, parser_context)
         except SuspiciousOperation as error:  # too many fields or files
             raise exceptions.ParseError(str(error)) from None
-        check_values(dict(result.data.lists()))
+        check_values({key: values[0] if len(values) == 1 else values for key, values in result.data.lists()})
         return result
 
 

@@ -16,7 +16,7 @@ from ..filters import QueueFilter
 from ..forms import RequestEvaluationsForm
 from ..models import Evaluation
 from ..requests import request_evaluations
-from ..tables import QueueTable
+from ..tables import BoundedPaginator, QueueTable
 from . import RACE_MESSAGE, next_url
 from .coverage import cell_states
 
@@ -34,7 +34,7 @@ def queue(request: HttpRequest) -> TemplateResponse:
     filters = QueueFilter(request.GET, queryset=jobs, request=request)
     cancellable = can_cancel(request.user)
     table = QueueTable(filters.qs, exclude=() if cancellable else ("actions",))
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": BoundedPaginator}).configure(table)
     context = {
         "filter": filters,
         "table": table,
