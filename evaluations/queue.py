@@ -25,7 +25,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .current import refresh_current_scores
-from .models import Evaluation, Metric, Score
+from .models import Checkpoint, Evaluation, Metric, Score
 from .results import ScoreValue, fingerprint, validate_score
 
 PENDING = Evaluation.Status.PENDING
@@ -157,6 +157,10 @@ def complete(
     """
     Evaluation.objects.select_for_update().filter(pk=job_id).first()
     job = leased(job_id, token)
+    if connection.features.has_select_for_update:
+        # This rewrites the checkpoint's current scores; results posted for it at the same moment take the same lock
+        # (record_results), so the two rewrites follow one another instead of colliding on the read model.
+        Checkpoint.objects.select_for_update().filter(pk=job.checkpoint_id).first()
     if not scores:
         raise ValidationError("No scores.")
     for metric, score in scores.items():
