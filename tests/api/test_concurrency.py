@@ -1,17 +1,17 @@
 """Concurrent clients (PostgreSQL: real concurrent transactions): jobs handed out once, results recorded once."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from evaluations import queue
 from evaluations.models import Evaluation
 from tests import factories
 from tests.api.conftest import RUN_JOBS, client_for
+from tests.threads import at_once
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -37,26 +37,7 @@ def make_jobs(count: int) -> list[int]:
 
 def run_workers(work) -> list:
     """Run `work(index)` in WORKERS threads started together; returns what each returned, in order."""
-    start = threading.Barrier(WORKERS)
-    results: list = [None] * WORKERS
-    errors: list = []
-
-    def target(index: int) -> None:
-        try:
-            start.wait()
-            results[index] = work(index)
-        except Exception as error:  # reported below: an exception in a thread would otherwise vanish
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results
+    return at_once(*(lambda index=index: work(index) for index in range(WORKERS)))
 
 
 def claim_until_empty(client) -> list[int]:

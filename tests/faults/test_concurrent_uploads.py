@@ -12,7 +12,7 @@ from evaluations.models import Benchmark, Checkpoint, CurrentScore, Evaluation, 
 from tests import factories
 from tests.api.conftest import WRITE, client_for
 from tests.api.test_imports import lm_eval_file
-from tests.faults.conftest import at_once
+from tests.threads import at_once
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -17,7 +17,8 @@ from django.utils import timezone
 from evaluations.models import CurrentScore, Evaluation
 from tests import factories
 from tests.api.conftest import RUN_JOBS, client_for
-from tests.faults.conftest import ON_POSTGRESQL, at_once
+from tests.faults.conftest import ON_POSTGRESQL
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
