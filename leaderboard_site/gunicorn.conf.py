@@ -4,7 +4,13 @@ Everything that varies comes from the environment, like settings.py; a bad value
 """
 
 import os
+import sys
 from pathlib import Path
+
+# The project's own modules, wherever gunicorn is started from (`chdir` below applies only once it runs).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from leaderboard_site.logging import FORMATTERS, log_settings  # noqa: E402
 
 
 def _env_int(name: str, default: int) -> int:
@@ -56,29 +62,25 @@ else:
 # default when DEBUG is off, every line, access lines included, is one JSON object (leaderboard_site/logging.py).
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "").strip().lower() or "info"
-if loglevel not in {"debug", "info", "warning", "error", "critical"}:
-    raise SystemExit(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {loglevel!r}.")
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if _debug() else "json")
-if LOG_FORMAT not in {"json", "text"}:
-    raise SystemExit(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}.")
+try:
+    LOG_FORMAT, LOG_LEVEL = log_settings(_debug())
+except ValueError as error:
+    raise SystemExit(str(error)) from None
+loglevel = LOG_LEVEL.lower()
 # In JSON the request fields (method, path, status, duration_ms, …) come from gunicorn's atoms; the message is the
 # request line.
 access_log_format = "%(r)s" if LOG_FORMAT == "json" else '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "leaderboard_site.logging.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
+    "formatters": FORMATTERS,
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "stream": "ext://sys.stdout"},
         "stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "stream": "ext://sys.stderr"},
     },
-    "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
+    "root": {"level": LOG_LEVEL, "handlers": ["stderr"]},
     "loggers": {
-        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.error": {"level": LOG_LEVEL, "handlers": ["stderr"], "propagate": False},
         "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
         # Django answers HEAD with a body for the server to drop, which gunicorn does, with a warning every time
         # (load balancers' HEAD probes included).

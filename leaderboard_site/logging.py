@@ -2,7 +2,27 @@
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORMATTERS = {
+    "json": {"()": "leaderboard_site.logging.JsonFormatter"},
+    "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+}
+
+
+def log_settings(debug: bool) -> tuple[str, str]:
+    """(LOG_FORMAT, LOG_LEVEL) from the environment, for settings.py and gunicorn's configuration alike: json by
+    default with DEBUG off, text with it on; INFO. Raises ValueError naming the variable for a bad value."""
+    log_format = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if debug else "json")
+    if log_format not in FORMATTERS:
+        raise ValueError(f"LOG_FORMAT must be json or text, got {log_format!r}.")
+    level = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LEVELS:
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}.")
+    return log_format, level
+
 
 # Everything a LogRecord carries by itself; any other attribute came from `extra=` and is logged as a field.
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}

@@ -9,6 +9,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from leaderboard_site.logging import FORMATTERS as LOG_FORMATTERS
+from leaderboard_site.logging import log_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _INSECURE_DEV_KEY = "django-insecure-local-development-key-do-not-use-in-production"
@@ -259,19 +262,14 @@ SECURE_CSP = {
 }
 
 # One JSON object per line in production (leaderboard_site/logging.py), readable text while developing.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if DEBUG else "json")
-if LOG_FORMAT not in {"json", "text"}:
-    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}.")
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}.")
+try:
+    LOG_FORMAT, LOG_LEVEL = log_settings(DEBUG)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "leaderboard_site.logging.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
+    "formatters": LOG_FORMATTERS,
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
