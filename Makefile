@@ -24,14 +24,15 @@ SERVE_ENV = DEBUG=false \
 	CSRF_COOKIE_SECURE="$${CSRF_COOKIE_SECURE:-false}"
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test lint clean bench loadtest
+.PHONY: help run serve test test-all lint clean bench loadtest
 
 help:
 	@echo "make run    set up .venv, migrate, load the demo data into an empty database, create a local admin,"
 	@echo "            and serve on http://$(HOST):$(PORT)/ (make run HOST=0.0.0.0 PORT=9000)"
 	@echo "make serve  serve in production mode (DEBUG off, gunicorn, WhiteNoise, JSON logs) on plain HTTP, after"
 	@echo "            migrate and collectstatic; no demo data (docs/deployment.md)"
-	@echo "make test   run the test suite (make test PYTEST_ARGS='-k benchmark -x')"
+	@echo "make test   run the test suite but its few slow full-scale tests (make test PYTEST_ARGS='-k benchmark -x')"
+	@echo "make test-all  the whole suite, slow tests included, as CI runs it"
 	@echo "make bench  synthetic data at SCALE=S|M|L (S: 30 thousand scores, L: 10 million) in its own database,"
 	@echo "            then times pages, API, ingest and rebuild into docs/performance.md (default: SQLite file"
 	@echo "            bench-S.sqlite3; PostgreSQL: make bench SCALE=L BENCH_DATABASE_URL=postgres://...)"
@@ -76,7 +77,12 @@ loadtest: $(INSTALLED)
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py migrate --no-input -v 0
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py loadtest --concurrency $(CONCURRENCY) --seconds $(SECONDS)
 
+# `make test` leaves out the few full-scale tests marked slow (about a minute and a half between them); CI runs
+# everything with `make test-all`.
 test: $(INSTALLED_TEST)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(INSTALLED_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED_TEST)

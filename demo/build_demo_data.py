@@ -1,6 +1,6 @@
-"""Regenerate `demo/pythia-v1-zero-shot.json.gz` from the shared Pythia dataset.
+"""Regenerate `demo/pythia-v1-zero-shot.json.gz` from the published Pythia results vendored in tests/data.
 
-    python demo/build_demo_data.py [--source ../shared/datasets/pythia-v1-zero-shot] [--target demo/...json.gz]
+    python demo/build_demo_data.py [--source tests/data/pythia-v1-zero-shot.tar.xz or a folder] [--target ...json.gz]
 
 The output is a gzipped JSON list of `{"origin": <path inside the dataset>, "document": <lm-eval 0.3 result>}`, one
 per checkpoint file (16 trainings × 27 checkpoints), each document trimmed to `TASKS` with its `config` and the
@@ -11,10 +11,12 @@ copied as they are. The output is byte-for-byte reproducible (sorted files, no t
 import argparse
 import gzip
 import json
-from pathlib import Path
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE.parent.parent / "shared" / "datasets" / "pythia-v1-zero-shot"
+SOURCE = HERE.parent / "tests" / "data" / "pythia-v1-zero-shot.tar.xz"
 TARGET = HERE / "pythia-v1-zero-shot.json.gz"
 TASKS = (
     "lambada_openai",
@@ -33,19 +35,34 @@ TASKS = (
 )
 
 
+def result_files(source: Path) -> Iterator[tuple[str, dict]]:
+    """(path inside the dataset, parsed file) for each result file, in path order, from the archive or a folder."""
+    if source.is_dir():
+        for path in sorted(source.glob("*/zero-shot/*.json")):
+            yield path.relative_to(source).as_posix(), json.loads(path.read_text())
+        return
+    with tarfile.open(source) as archive:
+        members = sorted(
+            (member for member in archive.getmembers() if member.isfile() and member.name.endswith(".json")),
+            key=lambda member: PurePosixPath(member.name),  # as Path sorts: by part, like the folder case
+        )
+        for member in members:
+            # Members are named pythia-v1-zero-shot/<training>/zero-shot/<file>: origins are relative to the dataset.
+            yield member.name.split("/", 1)[1], json.load(archive.extractfile(member))
+
+
 def build(source: Path = SOURCE) -> list[dict]:
     documents = []
-    for path in sorted(source.glob("*/zero-shot/*.json")):
-        full = json.loads(path.read_text())
+    for origin, full in result_files(source):
         missing = [task for task in TASKS if task not in full["results"]]
         if missing:
-            raise SystemExit(f"{path} lacks {', '.join(missing)}")
+            raise SystemExit(f"{origin} lacks {', '.join(missing)}")
         document = {
             "results": {task: full["results"][task] for task in TASKS},
             "versions": {task: full["versions"][task] for task in TASKS if task in full.get("versions", {})},
             "config": full["config"],
         }
-        documents.append({"origin": path.relative_to(source).as_posix(), "document": document})
+        documents.append({"origin": origin, "document": document})
     return documents
 
 
@@ -57,7 +74,7 @@ def write(documents: list[dict], target: Path = TARGET) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=SOURCE, help="The pythia-v1-zero-shot dataset folder.")
+    parser.add_argument("--source", type=Path, default=SOURCE, help="The pythia-v1-zero-shot archive or folder.")
     parser.add_argument("--target", type=Path, default=TARGET, help="The file to write.")
     arguments = parser.parse_args()
     documents = build(arguments.source)

@@ -48,6 +48,7 @@ def test_synthetic_data_has_the_shapes_of_real_results():
     assert falling_late, "some trainings get worse late"
 
 
+@pytest.mark.slow
 def test_bench_measures_every_scenario(capsys):
     call_command("bench", scale="XS", repeat=1, warmup=0, batches=1, files=1, no_report=True)
     output = capsys.readouterr().out
@@ -64,6 +65,7 @@ def test_bench_refuses_a_database_with_other_data():
     assert Training.objects.get().name == "real-work"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not settings.BASE_DIR.joinpath("leaderboard_site/gunicorn.conf.py").exists(), reason="no gunicorn")
 def test_load_test_at_a_small_scale_has_no_errors_and_loses_nothing(tmp_path):
     """`make loadtest` at scale XS for a few seconds: the CI version of the M-scale run in docs/performance.md."""

@@ -8,10 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from evaluations.models import Checkpoint, Evaluation
+from tests import datasets
 
 pytestmark = pytest.mark.django_db
 
-DATASET = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "pythia-v1-zero-shot"
+DATASET = datasets.pythia()
 DATA = Path(__file__).resolve().parent / "data"
 FINAL_160M = DATASET / "pythia-160m" / "zero-shot" / "160m_step143000.json"
 FIRST_160M = DATASET / "pythia-160m" / "zero-shot" / "160m_step0.json"

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from evaluations.importers import InvalidResultFile, Overrides, import_document, import_paths, ingest, parse_document
 from evaluations.importers.lm_eval import model_name, step_from_revision, training_name
 from evaluations.models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Score, Training
-from tests import factories
+from tests import datasets, factories
 
 pytestmark = pytest.mark.django_db
 
-DATASET = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "pythia-v1-zero-shot"
+DATASET = datasets.pythia()
 DATA = Path(__file__).resolve().parent / "data"
 V04 = DATA / "lm_eval_04" / "pythia-160m-deduped_step3000.json"
 V04_FINAL = DATA / "lm_eval_04" / "results_2024-06-01T10-00-00.json"
@@ -38,6 +38,7 @@ def metrics_in(paths: list[Path]) -> int:
     return sum(not key.endswith("_stderr") for row in rows for key in row)
 
 
+@pytest.mark.slow
 def test_the_whole_dataset_imports_every_training_checkpoint_and_score_once():
     files = sorted(DATASET.glob("*/zero-shot/*.json"))
     assert len(files) == 432

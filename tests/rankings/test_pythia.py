@@ -1,25 +1,15 @@
 """Rankings on the real Pythia results (the demo data), with answers a reader can check in the published files."""
 
 import json
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
-from evaluations.models import Benchmark, Metric, ModelFamily
+from evaluations.models import Metric
 from rankings.methods import Method, RankingSpec
 from rankings.models import RankedCheckpoint
+from tests import datasets
 
-DATASET = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "pythia-v1-zero-shot"
-
-
-@pytest.fixture(scope="module")
-def pythia(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        call_command("load_demo", "--no-progress", verbosity=0)
-        yield
-        ModelFamily.objects.all().delete()
-        Benchmark.objects.all().delete()
+DATASET = datasets.pythia()
 
 
 def metric(task: str, key: str) -> Metric:
@@ -42,8 +32,7 @@ def best_in_the_files(task: str, key: str, lower_is_better: bool) -> dict[str, t
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(not DATASET.exists(), reason="needs ../shared/datasets/pythia-v1-zero-shot")
-def test_the_best_checkpoint_of_each_training_on_lambada_perplexity(pythia, django_assert_num_queries):
+def test_the_best_checkpoint_of_each_training_on_lambada_perplexity(demo_data, django_assert_num_queries):
     ppl = metric("lambada_openai", "ppl")
     assert ppl.direction == Metric.Direction.LOWER
     with django_assert_num_queries(1):
@@ -62,8 +51,7 @@ def test_the_best_checkpoint_of_each_training_on_lambada_perplexity(pythia, djan
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(not DATASET.exists(), reason="needs ../shared/datasets/pythia-v1-zero-shot")
-def test_bigger_pythia_models_reason_better_on_the_normalised_mean(pythia):
+def test_bigger_pythia_models_reason_better_on_the_normalised_mean(demo_data):
     metrics = [metric(task, "acc") for task in ("arc_easy", "arc_challenge", "piqa", "winogrande", "sciq")]
     spec = RankingSpec.of(metrics, method=Method.NORMALISED_MEAN, best_only=True)
     rows = list(RankedCheckpoint.objects.ranked(spec).select_related("training"))

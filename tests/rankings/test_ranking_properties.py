@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from evaluations.models import Benchmark, Evaluation, Metric, Score
@@ -18,12 +18,6 @@ from tests.rankings.reference import RefCheckpoint, RefEvaluation, RefMetric, Re
 
 pytestmark = pytest.mark.django_db
 
-PROPERTY_SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,
-)
 
 # Few distinct values, so that ties are frequent; quarters keep sums and means exact in binary floating point.
 # Mostly within [0, 1], some outside it (log-likelihoods, values beyond a bound that normalising clamps).
@@ -300,7 +294,6 @@ def _in_savepoint(check) -> None:
         pass
 
 
-@PROPERTY_SETTINGS
 @given(data=st.data())
 def test_database_ranking_equals_the_reference(data):
     world = data.draw(worlds(), label="world")
@@ -314,7 +307,6 @@ def test_database_ranking_equals_the_reference(data):
     _in_savepoint(check)
 
 
-@PROPERTY_SETTINGS
 @given(
     method=st.sampled_from(reference.METHODS),
     metrics=st.lists(
