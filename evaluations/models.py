@@ -215,6 +215,15 @@ class Metric(models.Model):
         return self.name or self.key
 
     @property
+    def title(self) -> str:
+        """The benchmark and the metric, as lists of several metrics name it (see `evaluations.labels.titled`)."""
+        return self.__dict__.get("_title") or f"{self.benchmark.name} · {self.label}"
+
+    @title.setter
+    def title(self, value: str) -> None:
+        self.__dict__["_title"] = value
+
+    @property
     def higher_is_better(self) -> bool:
         return self.direction == self.Direction.HIGHER
 

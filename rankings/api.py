@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from evaluations.api.framework import ApiMixin, PageNumberPagination
 from evaluations.api.serializers import BenchmarkRefSerializer
+from evaluations.labels import mixed_settings, titled
 
 from . import cache
 from .filters import CandidateFilter
@@ -36,6 +37,11 @@ class RankedMetricSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="metric.pk")
     key = serializers.CharField(source="metric.key")
     name = serializers.CharField(source="metric.label")
+    title = serializers.CharField(
+        source="metric.title",
+        help_text="The benchmark and metric as the page's column names them, with the few-shot count and version "
+        "where the same task is there in another setting.",
+    )
     direction = serializers.CharField(source="metric.direction")
     benchmark = BenchmarkRefSerializer(source="metric.benchmark")
     weight = serializers.FloatField()
@@ -48,6 +54,11 @@ class RankingSettingsSerializer(serializers.Serializer):
     missing = serializers.ChoiceField(choices=Missing.choices)
     ties = serializers.ChoiceField(choices=Ties.choices)
     higher_is_better = serializers.BooleanField(help_text="Whether a higher `score` is better.")
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What a reader should know before trusting the ranking, e.g. that it combines one task at "
+        "different few-shot counts or versions.",
+    )
 
 
 class LeaderboardSerializer(serializers.ModelSerializer):
@@ -127,6 +138,7 @@ def _row(row: RankedCheckpoint, spec: RankingSpec) -> dict:
 
 
 def _settings(spec: RankingSpec) -> dict:
+    titled(w.metric for w in spec.metrics)
     return {
         "method": spec.method,
         "metrics": spec.metrics,
@@ -134,6 +146,7 @@ def _settings(spec: RankingSpec) -> dict:
         "missing": spec.missing,
         "ties": spec.ties,
         "higher_is_better": spec.higher_is_better,
+        "warnings": mixed_settings(w.metric for w in spec.metrics),
     }
 
 

@@ -164,7 +164,7 @@ def metric_over_steps(
         }
         titles.append(
             {
-                "text": f"{metric.benchmark.name} · {metric.label}",
+                "text": metric.title,
                 "font": {"size": 16},
                 "showarrow": False,
                 "x": 0.5,
@@ -180,7 +180,7 @@ def metric_over_steps(
 
 def bars(labels: list[str], metrics: list[Metric], values: dict[int, list[float | None]]) -> dict:
     """Grouped bars: one group per metric, one bar per label (a compared checkpoint)."""
-    names = [f"{m.benchmark.name} · {m.label}" for m in metrics]
+    names = [m.title for m in metrics]
     data = [
         {"type": "bar", "name": label, "x": names, "y": [values[m.pk][index] for m in metrics]}
         for index, label in enumerate(labels)

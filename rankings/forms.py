@@ -5,6 +5,7 @@ import math
 from django import forms
 from django.core.exceptions import ValidationError
 
+from evaluations.labels import titled
 from evaluations.models import Metric
 
 from .methods import Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
@@ -13,18 +14,13 @@ from .widgets import QuickSelectMultiple, cached_choices
 MAX_METRICS = 40
 
 
-class MetricChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, metric: Metric) -> str:
-        return f"{metric.benchmark} · {metric.label}"
-
-
 class RankingForm(forms.Form):
     """Ranking settings; `initial` holds a saved leaderboard's own, and the query string overrides them.
 
     Weights come as `weight_<metric id>` parameters next to the chosen metrics.
     """
 
-    metric = MetricChoiceField(
+    metric = forms.ModelMultipleChoiceField(
         queryset=Metric.objects.select_related("benchmark").exclude(direction=Metric.Direction.UNKNOWN),
         required=False,
         label="Metrics",
@@ -57,7 +53,8 @@ class RankingForm(forms.Form):
             }
         self.query = data
         metric = self.fields["metric"]
-        metric.widget.choices = cached_choices("metric", lambda: metric.choices)
+        # Named among all the metrics listed, so the same task at two few-shot counts reads as two settings.
+        metric.widget.choices = cached_choices("metric", lambda: [(m.pk, m.title) for m in titled(metric.queryset)])
 
     def clean_metric(self):
         metrics = self.cleaned_data["metric"]

@@ -5,6 +5,7 @@ from django.db.models import F
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from evaluations.labels import titled
 from evaluations.models import Metric
 
 from .methods import Method, RankingSpec
@@ -24,7 +25,7 @@ class MetricColumn(tables.Column):
         self.metric = metric
         super().__init__(
             accessor=f"value_{metric.pk}",
-            verbose_name=f"{metric.benchmark.name} {metric.label} {ARROWS.get(metric.direction, '')}",
+            verbose_name=f"{metric.title} {ARROWS.get(metric.direction, '')}".rstrip(),
             attrs={"td": {"class": self.cell_class}, "th": {"class": "num", "title": metric.get_direction_display()}},
             **kwargs,
         )
@@ -68,7 +69,7 @@ class LeaderboardTable(tables.Table):
 
     def __init__(self, data, *, spec: RankingSpec, **kwargs):
         self.spec = spec
-        extra = [(f"metric_{w.metric.pk}", MetricColumn(w.metric)) for w in spec.metrics]
+        extra = [(f"metric_{metric.pk}", MetricColumn(metric)) for metric in titled(w.metric for w in spec.metrics)]
         super().__init__(data, extra_columns=extra, **kwargs)
         self.columns["score"].column.verbose_name = score_label(spec)
         if spec.method == Method.METRIC:

@@ -3,6 +3,8 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
+from evaluations.labels import mixed_settings, titled
+
 from .. import charts
 from ..correlation import MAX_ROWS, rank_correlations, ranks_across
 from ..filters import CandidateFilter
@@ -20,11 +22,11 @@ def across(request: HttpRequest) -> TemplateResponse:
     context = {"form": form, "filter": filters}
     if form.is_bound and form.is_valid() and len(form.spec().metrics) >= 2:
         spec = form.spec()
-        metrics = [weighted.metric for weighted in spec.metrics]
+        metrics = titled(weighted.metric for weighted in spec.metrics)
         candidates = filters.qs if filters.is_valid() else RankedCheckpoint.objects.all()
         ranked = ranks_across(candidates, metrics, best_only=spec.best_only)
         correlations = rank_correlations(ranked, metrics)
-        labels = [f"{m.benchmark.name} · {m.label}" for m in metrics]
+        labels = [m.title for m in metrics]
         index = {m.pk: i for i, m in enumerate(metrics)}
         kendall = [[1.0 if i == j else None for j in range(len(metrics))] for i in range(len(metrics))]
         spearman = [row[:] for row in kendall]
@@ -35,6 +37,7 @@ def across(request: HttpRequest) -> TemplateResponse:
         rows = list(ranked.select_related("training__model")[:ACROSS_ROWS])
         context |= {
             "metrics": metrics,
+            "mixed_settings": mixed_settings(metrics),
             "rows": [(row, [getattr(row, f"part_{m.pk}") for m in metrics]) for row in rows],
             "total": ranked.count(),
             "shown": ACROSS_ROWS,

@@ -3,6 +3,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
+from evaluations.labels import titled
 from evaluations.models import Checkpoint, CurrentScore, Training
 
 from .. import charts
@@ -100,6 +101,7 @@ def _side_by_side(checkpoints: list[Checkpoint]) -> dict:
         cells = rows.setdefault(score.metric, [None] * len(checkpoints))
         cells[position[score.checkpoint_id]] = score
     shared = [(metric, cells) for metric, cells in rows.items() if all(cells)]
+    titled(metric for metric, _ in shared)
     table = []
     for metric, cells in shared:
         first = cells[0].value

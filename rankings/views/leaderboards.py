@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 from django_tables2 import RequestConfig
 
+from evaluations.labels import mixed_settings
+
 from .. import cache
 from ..exports import FORMATS, export_response
 from ..filters import CandidateFilter
@@ -67,6 +69,7 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
         table = LeaderboardTable(rows, spec=spec)
         RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": RankedPaginator}).configure(table)
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table}
+    context["mixed_settings"] = mixed_settings(w.metric for w in spec.metrics) if spec else []
     context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
     template = "rankings/includes/ranking.html#results" if request.htmx else "rankings/includes/ranking.html"
     return render_to_string(template, context, request)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from evaluations.labels import titled
 from evaluations.models import Checkpoint, CurrentScore, Metric, Training
 
 from .. import charts
@@ -42,7 +43,7 @@ def _chosen_metrics(request: HttpRequest, choices: list[Metric]) -> tuple[list[M
 
 def training(request: HttpRequest, pk: int) -> TemplateResponse:
     training = get_object_or_404(Training.objects.select_related("model"), pk=pk)
-    choices = list(_metric_choices(training))
+    choices = titled(_metric_choices(training))
     chosen, unknown = _chosen_metrics(request, choices)
     if unknown:
         messages.warning(request, "Some chosen metrics have no results for this training and were left out.")
