@@ -16,7 +16,7 @@ def _setting(metric: Metric, *, shots: bool, version: bool) -> str:
     if shots:
         parts.append(f"{metric.benchmark.num_fewshot}-shot")
     if version:
-        parts.append(f"v{metric.benchmark.version}" if metric.benchmark.version else "no version")
+        parts.append(f"v{metric.benchmark.version}" if metric.benchmark.version else "unversioned")
     return " ".join(parts)
 
 
