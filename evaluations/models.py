@@ -6,7 +6,6 @@ a newer one is added and the latest succeeded evaluation of a (checkpoint, bench
 """
 
 import math
-import sys
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,14 +14,40 @@ from django.db import models
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.urls import reverse
 
-# The largest finite double: a CHECK of `value BETWEEN -MAX AND MAX` rejects ±inf on both databases and NaN on
-# PostgreSQL (where NaN sorts above every number); SQLite stores NaN as NULL, which NOT NULL rejects.
-FLOAT_MAX = sys.float_info.max
+# What a stored score may be: zero, or a magnitude from SCORE_SMALLEST to SCORE_LARGEST. Rankings do arithmetic on
+# scores in SQL (weights up to 1,000 times up to 40 metrics, normalising by bounds), and PostgreSQL raises an error
+# on a double that overflows or underflows, which would take every page showing the metric down: 1.7e308 times a
+# weight of 2 overflows; 5e-324 times a weight of 0.5 underflows. Within these limits no ranking can reach either,
+# and no real score comes near them (a perplexity of a model at step 0 is about 4e6; log-likelihoods are ~1e4).
+# The CHECK below also rejects ±inf on both databases and NaN on PostgreSQL (where NaN sorts above every number);
+# SQLite stores NaN as NULL, which NOT NULL rejects.
+SCORE_LARGEST = 1e15
+SCORE_SMALLEST = 1e-100
 
 
 def validate_finite(value: float | None) -> None:
     if value is not None and not math.isfinite(value):
         raise ValidationError("%(value)s is not a finite number.", code="not_finite", params={"value": value})
+
+
+def validate_magnitude(value: float | None) -> None:
+    """Refuse a value a ranking could not compute with (see SCORE_LARGEST)."""
+    validate_finite(value)
+    if value is not None and value != 0 and not SCORE_SMALLEST <= abs(value) <= SCORE_LARGEST:
+        raise ValidationError(
+            "%(value)s is out of range: a score is 0 or of magnitude 1e-100 to 1e15.",
+            code="out_of_range",
+            params={"value": value},
+        )
+
+
+def _in_range(field: str) -> Q:
+    """The CHECK form of validate_magnitude."""
+    return (
+        Q(**{field: 0})
+        | Q(**{f"{field}__gte": SCORE_SMALLEST, f"{field}__lte": SCORE_LARGEST})
+        | Q(**{f"{field}__lte": -SCORE_SMALLEST, f"{field}__gte": -SCORE_LARGEST})
+    )
 
 
 class Tag(models.Model):
@@ -178,13 +203,13 @@ class Metric(models.Model):
     name = models.CharField("display name", max_length=200, blank=True)
     direction = models.CharField(max_length=10, choices=Direction, default=Direction.HIGHER)
     is_primary = models.BooleanField("primary", default=False)
-    lower_bound = models.FloatField(null=True, blank=True, validators=[validate_finite])
-    upper_bound = models.FloatField(null=True, blank=True, validators=[validate_finite])
+    lower_bound = models.FloatField(null=True, blank=True, validators=[validate_magnitude])
+    upper_bound = models.FloatField(null=True, blank=True, validators=[validate_magnitude])
     baseline = models.FloatField(
         "random-chance baseline",
         null=True,
         blank=True,
-        validators=[validate_finite],
+        validators=[validate_magnitude],
         help_text="The score of random guessing; normalised scores map it to 0.",
     )
     decimals = models.PositiveSmallIntegerField(default=3, help_text="Decimals shown in tables.")
@@ -226,6 +251,14 @@ class Metric(models.Model):
     @property
     def higher_is_better(self) -> bool:
         return self.direction == self.Direction.HIGHER
+
+    def out_of_bounds(self, value: float) -> str | None:
+        """Why `value` cannot be a score of this metric, or None when it can."""
+        if self.lower_bound is not None and value < self.lower_bound:
+            return f"{self.key}: {value} is below the metric's lower bound {self.lower_bound}."
+        if self.upper_bound is not None and value > self.upper_bound:
+            return f"{self.key}: {value} is above the metric's upper bound {self.upper_bound}."
+        return None
 
     def clean(self) -> None:
         below = self.lower_bound is not None and self.baseline is not None and self.baseline < self.lower_bound
@@ -301,17 +334,17 @@ class Evaluation(models.Model):
 class Score(models.Model):
     evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores")
     metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores")
-    value = models.FloatField(validators=[validate_finite])
-    stderr = models.FloatField(null=True, blank=True, validators=[validate_finite, MinValueValidator(0)])
+    value = models.FloatField(validators=[validate_magnitude])
+    stderr = models.FloatField(null=True, blank=True, validators=[validate_magnitude, MinValueValidator(0)])
 
     class Meta:
         ordering = ["metric__key"]
         constraints = [
             models.UniqueConstraint(fields=["evaluation", "metric"], name="one_score_per_metric"),
-            models.CheckConstraint(condition=Q(value__gte=-FLOAT_MAX, value__lte=FLOAT_MAX), name="score_value_finite"),
+            models.CheckConstraint(condition=_in_range("value"), name="score_value_in_range"),
             models.CheckConstraint(
-                condition=Q(stderr__isnull=True) | Q(stderr__gte=0, stderr__lte=FLOAT_MAX),
-                name="score_stderr_finite_not_negative",
+                condition=Q(stderr__isnull=True) | (Q(stderr__gte=0) & _in_range("stderr")),
+                name="score_stderr_in_range_not_negative",
             ),
         ]
         indexes = [

@@ -166,7 +166,7 @@ def complete(
     for metric, score in scores.items():
         if metric.benchmark_id != job.benchmark_id:
             raise ValidationError(f"{metric.key} is a metric of another benchmark than this job's.")
-        validate_score(metric.key, score)
+        validate_score(metric.key, score, metric=metric)
     digest = fingerprint(scores)
     if job.status == SUCCEEDED:
         if job.fingerprint == digest:

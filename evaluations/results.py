@@ -12,7 +12,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .current import refresh_current_scores
-from .models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Score, Training
+from .models import (
+    SCORE_LARGEST,
+    SCORE_SMALLEST,
+    Benchmark,
+    Checkpoint,
+    Evaluation,
+    Metric,
+    ModelFamily,
+    Score,
+    Training,
+)
 
 
 @dataclass(frozen=True)
@@ -27,17 +37,24 @@ class RecordedResult:
     created: bool
 
 
-def validate_score(key: str, score: ScoreValue) -> None:
-    """Refuse what the database would refuse, with a message that names the metric."""
+def validate_score(key: str, score: ScoreValue, *, metric: Metric | None = None) -> None:
+    """Refuse what the database would refuse, and a value outside `metric`'s bounds, with a message naming it."""
     if isinstance(score.value, bool) or not isinstance(score.value, int | float):
         raise ValidationError(f"{key}: the value must be a number, got {score.value!r}.")
     if not math.isfinite(score.value):
         raise ValidationError(f"{key}: the value must be a finite number, got {score.value}.")
+    if score.value != 0 and not SCORE_SMALLEST <= abs(score.value) <= SCORE_LARGEST:
+        raise ValidationError(f"{key}: the value must be 0 or of magnitude 1e-100 to 1e15, got {score.value}.")
     if score.stderr is not None:
         if isinstance(score.stderr, bool) or not isinstance(score.stderr, int | float):
             raise ValidationError(f"{key}: the stderr must be a number, got {score.stderr!r}.")
         if not math.isfinite(score.stderr) or score.stderr < 0:
             raise ValidationError(f"{key}: the stderr must be a finite number ≥ 0, got {score.stderr}.")
+        if score.stderr != 0 and not SCORE_SMALLEST <= score.stderr <= SCORE_LARGEST:
+            raise ValidationError(f"{key}: the stderr must be 0 or from 1e-100 to 1e15, got {score.stderr}.")
+    reason = metric.out_of_bounds(score.value) if metric is not None else None
+    if reason:
+        raise ValidationError(reason)
 
 
 def fingerprint(scores: Mapping[Metric, ScoreValue]) -> str:
@@ -93,7 +110,7 @@ def record_results(results: list[Result]) -> list[RecordedResult]:
         for metric, score in result.scores.items():
             if metric.benchmark_id != result.benchmark.pk:
                 raise ValidationError(f"{metric.key} is a metric of another benchmark than {result.benchmark.slug}.")
-            validate_score(metric.key, score)
+            validate_score(metric.key, score, metric=metric)
         digests.append(fingerprint(result.scores))
     checkpoint_ids = {result.checkpoint.pk for result in results}
     if connection.features.has_select_for_update:  # SQLite has no row locks: it lets one writer in at a time

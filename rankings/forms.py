@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from evaluations.labels import titled
 from evaluations.models import Metric
 
-from .methods import Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
+from .methods import MAX_WEIGHT, MIN_WEIGHT, Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
 from .widgets import QuickSelectMultiple, cached_choices
 
 MAX_METRICS = 40
@@ -80,8 +80,11 @@ class RankingForm(forms.Form):
             weight = float(raw)
         except ValueError:
             weight = float("nan")
-        if not math.isfinite(weight) or weight <= 0:
-            raise ValidationError(f"The weight of {metric} must be a positive number, got {raw[:20]!r}.")
+        if not math.isfinite(weight) or not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+            raise ValidationError(
+                f"weight_{metric.pk}: the weight of {metric} must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}, "
+                f"got {raw[:20]!r}."
+            )
         return weight
 
     def spec(self) -> RankingSpec:

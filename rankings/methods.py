@@ -40,6 +40,12 @@ class WeightedMetric:
     weight: float = 1.0
 
 
+# A metric's weight: at most a million times another's. With scores within ±1e15 (evaluations.models.SCORE_LARGEST)
+# and at most 40 metrics, no weighted sum in the ranking SQL comes near overflowing or underflowing a double.
+MIN_WEIGHT = 0.001
+MAX_WEIGHT = 1000.0
+
+
 @dataclass(frozen=True)
 class RankingSpec:
     metrics: tuple[WeightedMetric, ...]

@@ -1,7 +1,7 @@
 """Rankings over the evaluation data: ranked checkpoints, saved leaderboards and deployment selections."""
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from evaluations.models import Checkpoint, Metric, ModelFamily, Tag, Training
 
-from .methods import Method, Missing, RankingSpec, Ties, WeightedMetric
+from .methods import MAX_WEIGHT, MIN_WEIGHT, Method, Missing, RankingSpec, Ties, WeightedMetric
 from .queries import RankingQuerySet
 
 
@@ -97,14 +97,20 @@ class Leaderboard(models.Model):
 class LeaderboardMetric(models.Model):
     leaderboard = models.ForeignKey(Leaderboard, models.CASCADE, related_name="entries")
     metric = models.ForeignKey(Metric, models.PROTECT, related_name="+")
-    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0)])
+    weight = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(MIN_WEIGHT), MaxValueValidator(MAX_WEIGHT)],
+        help_text=f"From {MIN_WEIGHT:g} to {MAX_WEIGHT:g}.",
+    )
     order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["order", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["leaderboard", "metric"], name="metric_once_per_leaderboard"),
-            models.CheckConstraint(condition=Q(weight__gt=0), name="leaderboard_metric_weight_positive"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=MIN_WEIGHT, weight__lte=MAX_WEIGHT), name="leaderboard_metric_weight_in_range"
+            ),
         ]
 
     def __str__(self) -> str:

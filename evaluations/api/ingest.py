@@ -196,6 +196,12 @@ def record_submissions(submissions: list[Submission], *, user) -> list[Recorded]
         except LookupError as error:
             errors[index]["metrics"] = [str(error)]
             continue
+        outside = [
+            reason for key, score in submission.metrics.items() if (reason := by_key[key].out_of_bounds(score.value))
+        ]
+        if outside:
+            errors[index]["metrics"] = outside
+            continue
         resolved.append((benchmark, {by_key[key]: score for key, score in submission.metrics.items()}))
     if errors:
         raise SubmissionErrors(dict(errors))
