@@ -24,6 +24,8 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 MAX_EXAMPLES = 25
+# Over HTTP, as a client sees it; `slow`, so CI runs it once per database.
+LIVE_EXAMPLES = 30
 # No 500, and every response as the schema documents it: status code, content type, headers and body. (Whether
 # schema-valid data is accepted is not checked: an unknown benchmark or id is valid JSON the API rightly refuses.)
 CHECKS = [
@@ -58,10 +60,22 @@ def test_the_schema_documents_every_error_response(client):
 
 # Loaded once, through WSGI, from the app itself (the schema view needs no database).
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+# The same document, unbound from the app, so that its cases go over HTTP to a running server.
+http_schema = schemathesis.openapi.from_dict(schema.raw_schema)
 
 
 @pytest.fixture
 def api_data(settings, db):
+    yield from _api_data(settings)
+
+
+@pytest.fixture
+def committed_api_data(settings, transactional_db):
+    """The same rows, committed, for a server in another thread to read."""
+    yield from _api_data(settings)
+
+
+def _api_data(settings):
     """A little of everything for the generated requests to find, with throttling off."""
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None}}
     acc = factories.metric(benchmark=factories.benchmark(slug="arc_easy"), key="acc")
@@ -96,3 +110,15 @@ def staff_key(db) -> str:
 )
 def test_the_api_conforms_to_its_schema(case, api_data, staff_key):
     case.call_and_validate(headers={"Authorization": f"Token {staff_key}"}, checks=CHECKS)
+
+
+@pytest.mark.slow
+@http_schema.parametrize()
+@settings(
+    max_examples=LIVE_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
+def test_a_live_server_conforms_to_its_schema(case, committed_api_data, live_server, staff_key):
+    case.call_and_validate(base_url=live_server.url, headers={"Authorization": f"Token {staff_key}"}, checks=CHECKS)
