@@ -269,6 +269,23 @@ class Metric(models.Model):
             raise ValidationError({"upper_bound": "The upper bound must be greater than the lower bound."})
 
 
+class EvaluationConfig(models.Model):
+    """How evaluations were run, stored once however many evaluations share it (a result file's tasks all do).
+
+    Content-addressed: `digest` is the SHA-256 of the canonical JSON (see `evaluations.results.config_digest`), so
+    the same config recorded again finds its row instead of copying it.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "evaluation config"
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+
 class Evaluation(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -289,7 +306,10 @@ class Evaluation(models.Model):
     source = models.CharField(max_length=20, choices=Source, default=Source.ADMIN)
     harness = models.CharField(max_length=100, blank=True, help_text="e.g. 'lm-evaluation-harness'.")
     harness_version = models.CharField(max_length=50, blank=True)
-    config = models.JSONField(default=dict, blank=True, help_text="How it was run, as JSON.")
+    # How it was run; none for a job not yet run or a result without one (`config` reads {} then).
+    run_config = models.ForeignKey(
+        EvaluationConfig, models.PROTECT, null=True, blank=True, related_name="evaluations", editable=False
+    )
     error = models.TextField(blank=True)
     # Hash of the scores: the same results arriving twice are recognised and not stored again.
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
@@ -329,6 +349,11 @@ class Evaluation(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("rankings:checkpoint", args=[self.checkpoint_id]) + f"#evaluation-{self.pk}"
+
+    @property
+    def config(self) -> dict:
+        """How it was run, as JSON; lists that show it select_related("run_config")."""
+        return self.run_config.data if self.run_config_id else {}
 
 
 class Score(models.Model):
