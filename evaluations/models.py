@@ -300,7 +300,8 @@ class Evaluation(models.Model):
         ADMIN = "admin"
         WEB = "web"
 
-    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="evaluations")
+    # Not indexed alone: evaluation_latest_idx starts with the checkpoint and serves its lookups.
+    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="evaluations", db_index=False)
     benchmark = models.ForeignKey(Benchmark, models.PROTECT, related_name="evaluations")
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     source = models.CharField(max_length=20, choices=Source, default=Source.ADMIN)
@@ -357,8 +358,10 @@ class Evaluation(models.Model):
 
 
 class Score(models.Model):
-    evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores")
-    metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores")
+    # Neither key is indexed alone: one_score_per_metric starts with the evaluation and score_metric_value_idx with
+    # the metric, and each serves the lookups by its first column (a copy would cost a megabyte per 75,000 scores).
+    evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores", db_index=False)
+    metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores", db_index=False)
     value = models.FloatField(validators=[validate_magnitude])
     stderr = models.FloatField(null=True, blank=True, validators=[validate_magnitude, MinValueValidator(0)])
 
@@ -389,8 +392,9 @@ class CurrentScore(models.Model):
     instead of searching the evaluation history for every row.
     """
 
-    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="current_scores")
-    metric = models.ForeignKey(Metric, models.CASCADE, related_name="current_scores")
+    # Not indexed alone: one_current_score_per_metric starts with the checkpoint, both ranking indexes with the metric.
+    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="current_scores", db_index=False)
+    metric = models.ForeignKey(Metric, models.CASCADE, related_name="current_scores", db_index=False)
     evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="+")
     # Copied from the checkpoint so that "best checkpoint per training" is one index range scan.
     training = models.ForeignKey(Training, models.CASCADE, related_name="+")
