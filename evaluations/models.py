@@ -308,8 +308,15 @@ class Evaluation(models.Model):
     harness = models.CharField(max_length=100, blank=True, help_text="e.g. 'lm-evaluation-harness'.")
     harness_version = models.CharField(max_length=50, blank=True)
     # How it was run; none for a job not yet run or a result without one (`config` reads {} then).
+    # Not indexed: nothing looks evaluations up by config, and configs are never deleted (shared rows outlive edits).
     run_config = models.ForeignKey(
-        EvaluationConfig, models.PROTECT, null=True, blank=True, related_name="evaluations", editable=False
+        EvaluationConfig,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evaluations",
+        editable=False,
+        db_index=False,
     )
     error = models.TextField(blank=True)
     # Hash of the scores: the same results arriving twice are recognised and not stored again.
@@ -358,10 +365,10 @@ class Evaluation(models.Model):
 
 
 class Score(models.Model):
-    # Neither key is indexed alone: one_score_per_metric starts with the evaluation and score_metric_value_idx with
-    # the metric, and each serves the lookups by its first column (a copy would cost a megabyte per 75,000 scores).
+    # Not indexed alone: one_score_per_metric starts with the evaluation and serves its lookups (a copy would cost a
+    # megabyte per 75,000 scores). The metric's index serves the check that a deleted metric has no scores.
     evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores", db_index=False)
-    metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores", db_index=False)
+    metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores")
     value = models.FloatField(validators=[validate_magnitude])
     stderr = models.FloatField(null=True, blank=True, validators=[validate_magnitude, MinValueValidator(0)])
 
@@ -374,10 +381,6 @@ class Score(models.Model):
                 condition=Q(stderr__isnull=True) | (Q(stderr__gte=0) & _in_range("stderr")),
                 name="score_stderr_in_range_not_negative",
             ),
-        ]
-        indexes = [
-            # Scores of one metric by value: a benchmark's ranking on its primary metric.
-            models.Index(fields=["metric", "value"], name="score_metric_value_idx"),
         ]
 
     def __str__(self) -> str:
