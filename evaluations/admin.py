@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from .models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Score, Tag, Training
-from .results import ScoreValue, fingerprint
+from .results import ScoreValue, fingerprint, stored_config
 
 admin.site.site_header = "Leaderboard administration"
 admin.site.site_title = "Leaderboard administration"
@@ -309,8 +309,32 @@ class ScoreInline(admin.TabularInline):
         return super().get_queryset(request).select_related("metric")
 
 
+class EvaluationForm(forms.ModelForm):
+    # Configs are stored once and shared (see EvaluationConfig): the form edits this evaluation's copy as JSON, and
+    # saving points the evaluation at the row of what was entered, leaving the others that shared it untouched.
+    config = forms.JSONField(required=False, initial=dict, help_text="How it was run, as a JSON object.")
+
+    class Meta:
+        model = Evaluation
+        fields = ["checkpoint", "benchmark", "status", "source", "harness", "harness_version", "config", "error"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("config", self.instance.config)
+
+    def clean_config(self) -> dict:
+        config = self.cleaned_data["config"]
+        if config is None:
+            return {}
+        if not isinstance(config, dict):
+            raise ValidationError("The config must be a JSON object.")
+        return config
+
+
 @admin.register(Evaluation)
 class EvaluationAdmin(admin.ModelAdmin):
+    form = EvaluationForm
     list_display = [
         "checkpoint",
         "checkpoint__training__model",
@@ -361,6 +385,7 @@ class EvaluationAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Evaluation, form: forms.ModelForm, change: bool) -> None:
         if not change:
             obj.requested_by = request.user
+        obj.run_config = stored_config(form.cleaned_data["config"])
         super().save_model(request, obj, form, change)
 
     def save_related(

@@ -269,6 +269,23 @@ class Metric(models.Model):
             raise ValidationError({"upper_bound": "The upper bound must be greater than the lower bound."})
 
 
+class EvaluationConfig(models.Model):
+    """How evaluations were run, stored once however many evaluations share it (a result file's tasks all do).
+
+    Content-addressed: `digest` is the SHA-256 of the canonical JSON (see `evaluations.results.config_digest`), so
+    the same config recorded again finds its row instead of copying it.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "evaluation config"
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+
 class Evaluation(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -283,13 +300,24 @@ class Evaluation(models.Model):
         ADMIN = "admin"
         WEB = "web"
 
-    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="evaluations")
+    # Not indexed alone: evaluation_latest_idx starts with the checkpoint and serves its lookups.
+    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="evaluations", db_index=False)
     benchmark = models.ForeignKey(Benchmark, models.PROTECT, related_name="evaluations")
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     source = models.CharField(max_length=20, choices=Source, default=Source.ADMIN)
     harness = models.CharField(max_length=100, blank=True, help_text="e.g. 'lm-evaluation-harness'.")
     harness_version = models.CharField(max_length=50, blank=True)
-    config = models.JSONField(default=dict, blank=True, help_text="How it was run, as JSON.")
+    # How it was run; none for a job not yet run or a result without one (`config` reads {} then).
+    # Not indexed: nothing looks evaluations up by config, and configs are never deleted (shared rows outlive edits).
+    run_config = models.ForeignKey(
+        EvaluationConfig,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evaluations",
+        editable=False,
+        db_index=False,
+    )
     error = models.TextField(blank=True)
     # Hash of the scores: the same results arriving twice are recognised and not stored again.
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
@@ -330,9 +358,16 @@ class Evaluation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("rankings:checkpoint", args=[self.checkpoint_id]) + f"#evaluation-{self.pk}"
 
+    @property
+    def config(self) -> dict:
+        """How it was run, as JSON; lists that show it select_related("run_config")."""
+        return self.run_config.data if self.run_config_id else {}
+
 
 class Score(models.Model):
-    evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores")
+    # Not indexed alone: one_score_per_metric starts with the evaluation and serves its lookups (a copy would cost a
+    # megabyte per 75,000 scores). The metric's index serves the check that a deleted metric has no scores.
+    evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="scores", db_index=False)
     metric = models.ForeignKey(Metric, models.PROTECT, related_name="scores")
     value = models.FloatField(validators=[validate_magnitude])
     stderr = models.FloatField(null=True, blank=True, validators=[validate_magnitude, MinValueValidator(0)])
@@ -347,10 +382,6 @@ class Score(models.Model):
                 name="score_stderr_in_range_not_negative",
             ),
         ]
-        indexes = [
-            # Scores of one metric by value: a benchmark's ranking on its primary metric.
-            models.Index(fields=["metric", "value"], name="score_metric_value_idx"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.metric.key} = {self.value}"
@@ -364,8 +395,9 @@ class CurrentScore(models.Model):
     instead of searching the evaluation history for every row.
     """
 
-    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="current_scores")
-    metric = models.ForeignKey(Metric, models.CASCADE, related_name="current_scores")
+    # Not indexed alone: one_current_score_per_metric starts with the checkpoint, both ranking indexes with the metric.
+    checkpoint = models.ForeignKey(Checkpoint, models.CASCADE, related_name="current_scores", db_index=False)
+    metric = models.ForeignKey(Metric, models.CASCADE, related_name="current_scores", db_index=False)
     evaluation = models.ForeignKey(Evaluation, models.CASCADE, related_name="+")
     # Copied from the checkpoint so that "best checkpoint per training" is one index range scan.
     training = models.ForeignKey(Training, models.CASCADE, related_name="+")

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .current import refresh_current_scores
 from .models import Checkpoint, Evaluation, Metric, Score
-from .results import ScoreValue, fingerprint, validate_score
+from .results import ScoreValue, fingerprint, stored_config, validate_score
 
 PENDING = Evaluation.Status.PENDING
 RUNNING = Evaluation.Status.RUNNING
@@ -178,7 +178,7 @@ def complete(
         "fingerprint": digest,
         "harness": harness,
         "harness_version": harness_version,
-        "config": config or {},
+        "run_config": stored_config(config),
         "started_at": started_at or job.started_at,
         "finished_at": finished_at or now,
         "lease_expires_at": None,

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from .models import (
     Benchmark,
     Checkpoint,
     Evaluation,
+    EvaluationConfig,
     Metric,
     ModelFamily,
     Score,
@@ -63,6 +64,36 @@ def fingerprint(scores: Mapping[Metric, ScoreValue]) -> str:
         (metric.key, float(s.value), None if s.stderr is None else float(s.stderr)) for metric, s in scores.items()
     )
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+def config_digest(config: Mapping) -> str:
+    """The SHA-256 of `config` as canonical JSON: equal configs get equal digests whatever their key order."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def stored_configs(configs: Iterable[Mapping | None]) -> dict[str, EvaluationConfig]:
+    """The row of each distinct non-empty config, by digest, creating those not stored yet (in two queries or three).
+
+    A result file's tasks, and every re-run with the same settings, share one row instead of each copying it.
+    """
+    wanted = {config_digest(config): config for config in configs if config}
+    if not wanted:
+        return {}
+    found = {row.digest: row for row in EvaluationConfig.objects.filter(digest__in=wanted)}
+    missing = [EvaluationConfig(digest=digest, data=config) for digest, config in wanted.items() if digest not in found]
+    if missing:
+        # A concurrent writer may store the same config first: its row is the one to use (fetched just below).
+        EvaluationConfig.objects.bulk_create(missing, ignore_conflicts=True)
+        found |= {
+            row.digest: row for row in EvaluationConfig.objects.filter(digest__in=[row.digest for row in missing])
+        }
+    return found
+
+
+def stored_config(config: Mapping | None) -> EvaluationConfig | None:
+    """The row of `config`, stored once however many evaluations share it; None for an empty config."""
+    return stored_configs([config]).get(config_digest(config)) if config else None
 
 
 def resolve_checkpoint(model_name: str, training_name: str, step: int) -> Checkpoint:
@@ -140,7 +171,6 @@ def record_results(results: list[Result]) -> list[RecordedResult]:
                     source=result.source,
                     harness=result.harness,
                     harness_version=result.harness_version,
-                    config=result.config or {},
                     fingerprint=digest,
                     started_at=result.started_at,
                     finished_at=result.finished_at or now,
@@ -148,6 +178,9 @@ def record_results(results: list[Result]) -> list[RecordedResult]:
                 ),
                 result,
             )
+    configs = stored_configs(result.config for _, result in new.values())
+    for evaluation, result in new.values():
+        evaluation.run_config = configs[config_digest(result.config)] if result.config else None
     # bulk_create sets the primary keys on both databases (SQLite ≥ 3.35 returns them too).
     Evaluation.objects.bulk_create(evaluation for evaluation, _ in new.values())
     Score.objects.bulk_create(

@@ -71,6 +71,7 @@ class EvaluationSerializer(serializers.ModelSerializer):
     model = serializers.IntegerField(source="checkpoint.training.model_id", read_only=True)
     model_name = serializers.CharField(source="checkpoint.training.model.name", read_only=True)
     scores = ScoreSerializer(many=True, read_only=True)
+    config = serializers.JSONField(read_only=True, help_text="How it was run, as a JSON object.")
 
     class Meta:
         model = Evaluation

@@ -121,9 +121,9 @@ class BenchmarkViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 class EvaluationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Evaluations (a checkpoint on a benchmark) with their scores, newest first; jobs are pending or running ones."""
 
-    queryset = Evaluation.objects.select_related("checkpoint__training__model", "benchmark").prefetch_related(
-        Prefetch("scores", Score.objects.select_related("metric").order_by("metric__key"))
-    )
+    queryset = Evaluation.objects.select_related(
+        "checkpoint__training__model", "benchmark", "run_config"
+    ).prefetch_related(Prefetch("scores", Score.objects.select_related("metric").order_by("metric__key")))
     serializer_class = serializers.EvaluationSerializer
     filterset_class = EvaluationFilter
     ordering_fields = ["created_at", "finished_at"]
