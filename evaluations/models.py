@@ -331,6 +331,9 @@ class Evaluation(models.Model):
     worker = models.CharField(max_length=200, blank=True, help_text="The worker running or last running it.")
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The lease length the claim asked for: each heartbeat renews by it, so a worker that dies is noticed as soon as
+    # it chose, not after the server's default.
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -53,8 +53,13 @@ class Requeued:
     failed: int
 
 
-def lease_duration(seconds: int | None = None) -> timedelta:
-    return timedelta(seconds=seconds or settings.EVALUATION_LEASE_SECONDS)
+# The longest lease the server grants, whatever a worker asks for.
+MAX_LEASE_SECONDS = 7 * 24 * 3600
+
+
+def lease_seconds_for(requested: int | None = None) -> int:
+    """The lease length granted for `requested` seconds: the server's default when None, at most MAX_LEASE_SECONDS."""
+    return min(requested or settings.EVALUATION_LEASE_SECONDS, MAX_LEASE_SECONDS)
 
 
 def pending_jobs() -> QuerySet[Evaluation]:
@@ -81,11 +86,13 @@ def claim(
         candidates = candidates.filter(benchmark__in=benchmarks)
     if models := list(models):
         candidates = candidates.filter(checkpoint__training__model__in=models)
+    seconds = lease_seconds_for(lease_seconds)
     lease = {
         "status": RUNNING,
         "worker": worker,
         "lease_token": uuid.uuid4(),
-        "lease_expires_at": now + lease_duration(lease_seconds),
+        "lease_expires_at": now + timedelta(seconds=seconds),
+        "lease_seconds": seconds,
         "attempts": F("attempts") + 1,
         "started_at": now,
         "error": "",
@@ -122,9 +129,14 @@ def _lease_error(job_id: int, token: uuid.UUID) -> Exception:
 
 
 def heartbeat(job_id: int, token: uuid.UUID, *, lease_seconds: int | None = None) -> Evaluation:
-    """Extend the lease of a running job held with `token`; raises LeaseError (or DoesNotExist) otherwise."""
-    expires = timezone.now() + lease_duration(lease_seconds)
-    if not Evaluation.objects.filter(_held(job_id, token)).update(lease_expires_at=expires):
+    """Renew the lease of a running job held with `token` by the length its claim asked for (or by `lease_seconds`,
+    which becomes the length from then on); raises LeaseError (or DoesNotExist) otherwise."""
+    if lease_seconds is None:
+        # Only the lease's holder changes lease_seconds, and it is the caller: reading it first races with nobody.
+        lease_seconds = Evaluation.objects.filter(_held(job_id, token)).values_list("lease_seconds", flat=True).first()
+    seconds = lease_seconds_for(lease_seconds)
+    expires = timezone.now() + timedelta(seconds=seconds)
+    if not Evaluation.objects.filter(_held(job_id, token)).update(lease_expires_at=expires, lease_seconds=seconds):
         raise _lease_error(job_id, token)
     return Evaluation.objects.get(pk=job_id)
 

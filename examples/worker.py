@@ -11,9 +11,12 @@ lm-evaluation-harness for real (`pip install lm-eval`) on the checkpoint's weigh
 """
 
 import argparse
+import email.utils
+import http.client
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -25,11 +28,31 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+# Worth sending again: the server or a proxy in front of it could not answer for now (the database restarting, a
+# deploy, throttling). Any other 4xx would be refused again.
+TRANSIENT_STATUSES = {429, 502, 503, 504}
+RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 1.0, 60.0
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, body: object):
+    def __init__(self, status: int, body: object, retry_after: float | None = None):
         super().__init__(f"HTTP {status}: {body}")
         self.status = status
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 class Api:
@@ -55,22 +78,48 @@ class Api:
                 detail = json.loads(content)
             except ValueError:
                 detail = content.decode(errors="replace")
-            raise ApiError(error.code, detail) from None
+            raise ApiError(error.code, detail, retry_after_seconds(error.headers.get("Retry-After"))) from None
+
+    def post_until(self, path: str, body: dict, deadline: float) -> tuple[int, dict | None]:
+        """`post`, sent again after transient failures (connection errors, timeouts, 429, 502–504) with capped,
+        jittered exponential backoff until `deadline` (time.monotonic()); the server recognises a repeated completion,
+        so a response lost on the way back does not record the result twice."""
+        attempt = 0
+        while True:
+            try:
+                return self.post(path, body)
+            except ApiError as error:
+                if error.status not in TRANSIENT_STATUSES:
+                    raise
+                failure, wait = error, error.retry_after
+            except (OSError, http.client.HTTPException) as error:  # refused, reset, timed out, cut short
+                failure, wait = error, None
+            if wait is None:
+                wait = random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
+            attempt += 1
+            if time.monotonic() + wait >= deadline:
+                raise failure
+            print(f"{path} failed ({failure}); retrying in {wait:.1f}s", file=sys.stderr)
+            time.sleep(wait)
 
 
 class Heartbeat(threading.Thread):
-    """Extends the job's lease every `interval` seconds until stopped, or until the lease is lost."""
+    """Renews the job's lease every `interval` seconds until stopped, or until the lease is lost; `deadline` is when
+    the lease ends (time.monotonic()) as far as this worker knows."""
 
-    def __init__(self, api: Api, job: dict, interval: float):
+    def __init__(self, api: Api, job: dict, interval: float, lease_seconds: float):
         super().__init__(daemon=True)
-        self.api, self.job, self.interval = api, job, interval
+        self.api, self.job, self.interval, self.lease_seconds = api, job, interval, lease_seconds
+        self.deadline = time.monotonic() + lease_seconds
         self.stopped = threading.Event()
         self.lost = False
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
+            sent = time.monotonic()
             try:
                 self.api.post(f"evaluations/{self.job['id']}/heartbeat/", {"lease_token": self.job["lease_token"]})
+                self.deadline = sent + self.lease_seconds
             except ApiError as error:
                 if error.status == 409:  # someone else has the job now: stop working on it
                     self.lost = True
@@ -93,11 +142,36 @@ def pretend(job: dict) -> dict:
     return {"metrics": metrics, "harness": "pretend", "config": {"pretend": True}}
 
 
+# A Hugging Face repo id or a local path. lm_eval splits --model_args on "," and "=", so a name holding either would
+# pass arguments of its own choosing (`x,trust_remote_code=True`); a leading "-" would read as an option.
+MODEL_PATH = re.compile(r"[^\s,=\-][^\s,=]*")
+
+
+def model_path(value: object, field: str) -> str:
+    """`value` if lm_eval can take it as the model's path; raises ValueError saying why not."""
+    if not isinstance(value, str) or not MODEL_PATH.fullmatch(value) or not value.isprintable():
+        raise ValueError(
+            f"The checkpoint's {field} {value!r} cannot be a model path for lm_eval: a Hugging Face repo id or a local "
+            "path has no commas, '=', spaces or control characters, and does not start with '-'."
+        )
+    return value
+
+
+def model_arguments(checkpoint: dict) -> tuple[str, str, int]:
+    """The model, revision and step to evaluate, each checked on its own before they are joined for lm_eval."""
+    field = "storage_uri" if checkpoint["storage_uri"] else "training_name"
+    model = model_path(checkpoint[field], field)
+    step = checkpoint["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValueError(f"The checkpoint's step {step!r} is not a non-negative whole number.")
+    return model, f"step{step}", step
+
+
 def run_lm_eval(job: dict, *, command: str, model_type: str, device: str, batch_size: str) -> dict:
     """Run lm-evaluation-harness on the job's checkpoint and benchmark; returns the completion's fields."""
     checkpoint, benchmark = job["checkpoint"], job["benchmark"]
-    pretrained = checkpoint["storage_uri"] or checkpoint["training_name"]
-    model_args = f"pretrained={pretrained},revision=step{checkpoint['step']}"
+    model, revision, step = model_arguments(checkpoint)
+    model_args = f"pretrained={model},revision={revision}"
     with tempfile.TemporaryDirectory() as output:
         arguments = [command, "--model", model_type, "--model_args", model_args]
         arguments += ["--tasks", benchmark["slug"], "--num_fewshot", str(benchmark["num_fewshot"])]
@@ -113,7 +187,13 @@ def run_lm_eval(job: dict, *, command: str, model_type: str, device: str, batch_
         "metrics": scores_from_row(row),
         "harness": "lm-evaluation-harness",
         "harness_version": str(document.get("lm_eval_version", "")),
-        "config": {"model_args": model_args, "duration_seconds": round(time.time() - started, 1)},
+        "config": {
+            "model": model,
+            "revision": revision,
+            "step": step,
+            "model_args": model_args,
+            "duration_seconds": round(time.time() - started, 1),
+        },
     }
 
 
@@ -145,7 +225,10 @@ def work_one(api: Api, args: argparse.Namespace) -> bool:
         f"job {job['id']}: {benchmark['slug']} ({benchmark['num_fewshot']}-shot) on {checkpoint['training_name']} "
         f"step {checkpoint['step']}, attempt {job['attempts']}"
     )
-    heartbeat = Heartbeat(api, job, args.heartbeat)
+    # The server says how long the lease lasts; heartbeats come a few times within it, so one lost request or a slow
+    # answer does not let it lapse.
+    lease_seconds = job.get("lease_seconds") or args.lease_seconds or 600
+    heartbeat = Heartbeat(api, job, args.heartbeat or lease_seconds / 3, lease_seconds)
     heartbeat.start()
     try:
         if args.run_lm_eval:
@@ -159,14 +242,18 @@ def work_one(api: Api, args: argparse.Namespace) -> bool:
         heartbeat.stop()
         if not heartbeat.lost:
             message = f"{error}\n\n{traceback.format_exc()}"[-20000:]
-            api.post(f"evaluations/{job['id']}/fail/", {"lease_token": job["lease_token"], "error": message})
+            failure = {"lease_token": job["lease_token"], "error": message}
+            api.post_until(f"evaluations/{job['id']}/fail/", failure, heartbeat.deadline)
         print(f"job {job['id']} failed: {error}", file=sys.stderr)
         return True
     heartbeat.stop()
     if heartbeat.lost:
         print(f"job {job['id']}: lease lost to another worker; result dropped", file=sys.stderr)
         return True
-    api.post(f"evaluations/{job['id']}/complete/", {"lease_token": job["lease_token"], **result})
+    # Until the lease ends the job is still this worker's, so the result is worth sending again through an outage.
+    api.post_until(
+        f"evaluations/{job['id']}/complete/", {"lease_token": job["lease_token"], **result}, heartbeat.deadline
+    )
     print(f"job {job['id']} done")
     return True
 
@@ -181,7 +268,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--once", action="store_true", help="handle at most one job, then exit")
     parser.add_argument("--poll", type=float, default=30, help="seconds to wait when the queue is empty")
     parser.add_argument("--lease-seconds", type=int, help="lease length to ask for (default: the server's)")
-    parser.add_argument("--heartbeat", type=float, default=60, help="seconds between heartbeats")
+    parser.add_argument("--heartbeat", type=float, help="seconds between heartbeats (default: a third of the lease)")
     parser.add_argument("--pretend-seconds", type=float, default=1, help="how long pretending takes")
     parser.add_argument("--run-lm-eval", action="store_true", help="really run lm_eval instead of pretending")
     parser.add_argument("--lm-eval", default="lm_eval", help="the lm_eval command")
@@ -200,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         try:
             worked = work_one(api, args)
-        except (ApiError, OSError) as error:
+        except (ApiError, OSError, http.client.HTTPException) as error:
             print(f"error: {error}", file=sys.stderr)
             if args.once:
                 return 1

@@ -37,13 +37,23 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evaluation
-        fields = ["id", "status", "lease_token", "lease_expires_at", "attempts", "worker", "checkpoint", "benchmark"]
+        fields = [
+            "id",
+            "status",
+            "lease_token",
+            "lease_expires_at",
+            "lease_seconds",
+            "attempts",
+            "worker",
+            "checkpoint",
+            "benchmark",
+        ]
 
 
 class LeaseStateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Evaluation
-        fields = ["id", "status", "lease_expires_at", "attempts", "worker"]
+        fields = ["id", "status", "lease_expires_at", "lease_seconds", "attempts", "worker"]
 
 
 class RequestedSerializer(serializers.Serializer):
@@ -141,7 +151,10 @@ class EvaluationJobViewSet(EvaluationViewSet):
     @extend_schema(
         request=LeaseSerializer,
         responses={200: LeaseStateSerializer},
-        description="Extend the lease of a job you hold (by its lease token); 409 if you do not hold it.",
+        description=(
+            "Renew the lease of a job you hold (by its lease token) by the length the claim asked for, or by "
+            "`lease_seconds` from now on; 409 if you do not hold it."
+        ),
     )
     def heartbeat(self, request, pk: int):
         data = _validated(LeaseSerializer, request.data)

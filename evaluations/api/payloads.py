@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Metric
+from ..queue import MAX_LEASE_SECONDS
 from ..results import ScoreValue, validate_score
 
 MAX_METRICS = 500
@@ -207,7 +208,12 @@ class CompletionSerializer(RunDetailsSerializer):
 
 class LeaseSerializer(StrictSerializer):
     lease_token = serializers.UUIDField(help_text="The token the claim returned.")
-    lease_seconds = StrictIntegerField(min_value=10, max_value=7 * 24 * 3600, required=False)
+    lease_seconds = StrictIntegerField(
+        min_value=10,
+        max_value=MAX_LEASE_SECONDS,
+        required=False,
+        help_text="A new lease length, kept for later heartbeats (default: the length the claim asked for).",
+    )
 
 
 class FailureSerializer(StrictSerializer):
@@ -219,7 +225,12 @@ class ClaimSerializer(StrictSerializer):
     worker = StrictCharField(max_length=200, help_text="Who is claiming, e.g. 'gpu-3'.")
     benchmark = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=BIGINT_MAX), default=list)
     model = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=BIGINT_MAX), default=list)
-    lease_seconds = StrictIntegerField(min_value=10, max_value=7 * 24 * 3600, required=False)
+    lease_seconds = StrictIntegerField(
+        min_value=10,
+        max_value=MAX_LEASE_SECONDS,
+        required=False,
+        help_text="How long the lease lasts; each heartbeat renews it by as much (default: the server's).",
+    )
 
 
 class EvaluationRequestSerializer(StrictSerializer):

@@ -115,6 +115,51 @@ def test_a_heartbeat_extends_the_lease_of_its_holder_only(worker, acc):
     assert "Another worker" in stranger.json()["detail"]
 
 
+def test_a_heartbeat_keeps_the_lease_length_the_claim_asked_for(worker, acc):
+    pending(acc)
+    job = claim(worker, lease_seconds=30).json()
+    assert job["lease_seconds"] == 30
+    url = f"/api/v1/evaluations/{job['id']}/heartbeat/"
+    before = timezone.now()
+    response = worker.post(url, {"lease_token": job["lease_token"]}, format="json")
+    after = timezone.now()
+    assert response.status_code == 200
+    expires = Evaluation.objects.get(pk=job["id"]).lease_expires_at
+    assert before + timedelta(seconds=30) <= expires <= after + timedelta(seconds=30)
+    assert response.json()["lease_seconds"] == 30
+
+
+def test_a_heartbeat_that_asks_for_another_length_keeps_it_for_the_next_ones(worker, acc):
+    pending(acc)
+    job = claim(worker, lease_seconds=30).json()
+    url = f"/api/v1/evaluations/{job['id']}/heartbeat/"
+    worker.post(url, {"lease_token": job["lease_token"], "lease_seconds": 120}, format="json")
+    before = timezone.now()
+    worker.post(url, {"lease_token": job["lease_token"]}, format="json")
+    expires = Evaluation.objects.get(pk=job["id"]).lease_expires_at
+    assert before + timedelta(seconds=120) <= expires <= timezone.now() + timedelta(seconds=120)
+
+
+def test_a_heartbeat_of_a_job_claimed_before_leases_had_a_length_uses_the_servers(worker, acc, settings):
+    settings.EVALUATION_LEASE_SECONDS = 45
+    pending(acc)
+    job = claim(worker).json()
+    Evaluation.objects.filter(pk=job["id"]).update(lease_seconds=None)
+    before = timezone.now()
+    worker.post(f"/api/v1/evaluations/{job['id']}/heartbeat/", {"lease_token": job["lease_token"]}, format="json")
+    expires = Evaluation.objects.get(pk=job["id"]).lease_expires_at
+    assert before + timedelta(seconds=45) <= expires <= timezone.now() + timedelta(seconds=45)
+
+
+def test_no_lease_is_longer_than_the_servers_maximum(acc, settings):
+    settings.EVALUATION_LEASE_SECONDS = queue.MAX_LEASE_SECONDS * 2
+    pending(acc)
+    job = queue.claim("gpu-1")
+    assert job.lease_seconds == queue.MAX_LEASE_SECONDS
+    renewed = queue.heartbeat(job.pk, job.lease_token, lease_seconds=queue.MAX_LEASE_SECONDS * 3)
+    assert renewed.lease_expires_at <= timezone.now() + timedelta(seconds=queue.MAX_LEASE_SECONDS)
+
+
 def test_completing_a_job_turns_it_into_the_succeeded_evaluation_with_its_scores(worker, acc):
     pending(acc)
     job = claim(worker).json()
