@@ -4,7 +4,8 @@ Past the limit, the sign-in page (the site's and the admin's) answers 429 with a
 the password, until enough counted failures have left the window. Failures are kept in the default cache, like the
 API's throttles, and the client address is found the way the API's throttles find it (DRF's NUM_PROXIES). A successful
 sign-in forgets the failures of its username, not those of its address: an attacker signing in to an account of their
-own must not reset the count of the address they guess from.
+own must not reset the count of the address they guess from. An attempt takes its place in the count before its
+password is checked, so concurrent attempts are held to the limit too (see `limit_failed_logins`).
 """
 
 import functools
@@ -44,7 +45,13 @@ def digest(text: str) -> str:
 
 
 def limit_failed_logins(view: Callable) -> Callable:
-    """Wrap a login view: a POST it answers with the form again (status 200) is a failure; a redirect, a success."""
+    """Wrap a login view: a POST it answers with the form again (status 200) is a failure; a redirect, a success.
+
+    Each counted key has `limit` slots in the cache, and an attempt claims a free one in each of its keys with
+    `cache.add` (atomic: Redis SET NX, or the local cache's lock) before the password is checked. Concurrent attempts
+    therefore cannot all pass a check made before any of them is recorded: past the limit they find no free slot.
+    A failure keeps its slots until they expire `period` seconds after the attempt; any other answer frees them.
+    """
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -52,23 +59,42 @@ def limit_failed_logins(view: Callable) -> Callable:
         if request.method != "POST" or not rate:
             return view(request, *args, **kwargs)
         limit, period = parse_rate(rate)
-        now = time.time()
         address_key, user_key = failure_keys(request)
         keys = [key for key in (address_key, user_key) if key]
-        failures = {key: [t for t in cache.get(key, []) if t > now - period] for key in keys}
-        # Oldest first: below the limit again once the limit-th most recent failure is older than the window.
-        waits = [times[-limit] + period - now for times in failures.values() if len(times) >= limit]
-        if waits:
-            return too_many_attempts(request, max(1, math.ceil(max(waits))))
+        now = time.time()
+        claimed = []
+        for key in keys:
+            slot = claim_slot(key, limit, period, now)
+            if slot is None:
+                cache.delete_many(claimed)
+                return too_many_attempts(request, retry_after(key, limit, period, now))
+            claimed.append(slot)
         response = view(request, *args, **kwargs)
-        if response.status_code == 200:
-            for key, times in failures.items():
-                cache.set(key, [*times, now], period)
-        elif response.status_code == 302 and user_key:
-            cache.delete(user_key)
+        if response.status_code == 302 and user_key:
+            cache.delete_many([*claimed, *slots(user_key, limit)])
+        elif response.status_code != 200:
+            cache.delete_many(claimed)
         return response
 
     return wrapped
+
+
+def slots(key: str, limit: int) -> list[str]:
+    return [f"{key}:{n}" for n in range(limit)]
+
+
+def claim_slot(key: str, limit: int, period: int, now: float) -> str | None:
+    """The cache key of a free slot of `key`, now taken until `period` seconds from `now`; None when all are taken."""
+    for slot in slots(key, limit):
+        if cache.add(slot, now, period):
+            return slot
+    return None
+
+
+def retry_after(key: str, limit: int, period: int, now: float) -> int:
+    """Seconds until the first of the key's slots frees."""
+    taken = cache.get_many(slots(key, limit)).values()
+    return max(1, math.ceil(min(taken, default=now) + period - now))
 
 
 def too_many_attempts(request: HttpRequest, wait: int) -> HttpResponse:

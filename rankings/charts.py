@@ -78,9 +78,16 @@ RDBU = [
 PANEL_SPACING = 0.08
 
 
+def _text(text: str) -> str:
+    """Text for plotly.js as it was written. plotly.js reads every label (trace names, hover text, axis titles and
+    ticks, annotations) as markup with tags such as <a href> and <br>, and turns entities back into characters; so
+    names written by people go in with their markup characters as entities, and show as typed."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _axis_title(metric: Metric) -> str:
     direction = "higher is better" if metric.higher_is_better else "lower is better, axis reversed"
-    return f"{metric.label} ({direction})"
+    return f"{_text(metric.label)} ({direction})"
 
 
 def _figure(data: list[dict], **layout) -> dict:
@@ -126,12 +133,13 @@ def metric_over_steps(
                     "x": steps,
                     "y": values,
                     "mode": "lines+markers",
-                    "name": training,
+                    "name": _text(training),
                     "legendgroup": training,
                     "showlegend": row == 1,
                     "line": {"width": 3 if focused else 1.5},
                     "marker": {"size": 5 if focused else 3},
-                    "hovertemplate": f"{training}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
+                    # The name through plotly's own variable: a name holding "%{y}" is not a template.
+                    "hovertemplate": f"%{{fullData.name}}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
                     "xaxis": x,
                     "yaxis": y,
                 }
@@ -144,10 +152,11 @@ def metric_over_steps(
                         "x": [step],
                         "y": [value],
                         "mode": "markers",
+                        "name": _text(training),
                         "legendgroup": training,
                         "showlegend": False,
                         "marker": {"symbol": "star", "size": 14 if focused else 10, "line": {"width": 1}},
-                        "hovertemplate": f"best of {training}: step %{{x}}<extra></extra>",
+                        "hovertemplate": "best of %{fullData.name}: step %{x}<extra></extra>",
                         "xaxis": x,
                         "yaxis": y,
                     }
@@ -164,7 +173,7 @@ def metric_over_steps(
         }
         titles.append(
             {
-                "text": metric.title,
+                "text": _text(metric.title),
                 "font": {"size": 16},
                 "showarrow": False,
                 "x": 0.5,
@@ -180,15 +189,16 @@ def metric_over_steps(
 
 def bars(labels: list[str], metrics: list[Metric], values: dict[int, list[float | None]]) -> dict:
     """Grouped bars: one group per metric, one bar per label (a compared checkpoint)."""
-    names = [m.title for m in metrics]
+    names = [_text(m.title) for m in metrics]
     data = [
-        {"type": "bar", "name": label, "x": names, "y": [values[m.pk][index] for m in metrics]}
+        {"type": "bar", "name": _text(label), "x": names, "y": [values[m.pk][index] for m in metrics]}
         for index, label in enumerate(labels)
     ]
     return _figure(data, barmode="group", height=420)
 
 
 def heatmap(labels: list[str], matrix: list[list[float | None]], title: str) -> dict:
+    labels = [_text(label) for label in labels]
     trace = {
         "type": "heatmap",
         "z": matrix,
@@ -200,7 +210,9 @@ def heatmap(labels: list[str], matrix: list[list[float | None]], title: str) -> 
         "texttemplate": "%{z:.2f}",
         "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
     }
-    return _figure([trace], title={"text": title}, height=120 + 40 * len(labels), yaxis={"autorange": "reversed"})
+    return _figure(
+        [trace], title={"text": _text(title)}, height=120 + 40 * len(labels), yaxis={"autorange": "reversed"}
+    )
 
 
 def line(x: list, y: list, *, name: str, y_title: str, step_shape: bool = True) -> dict:
@@ -209,8 +221,8 @@ def line(x: list, y: list, *, name: str, y_title: str, step_shape: bool = True) 
         # ISO strings, as plotly's encoder writes dates (Django's `json_script` would cut microseconds and say "Z").
         "x": [value.isoformat() if isinstance(value, date) else value for value in x],
         "y": y,
-        "name": name,
+        "name": _text(name),
         "mode": "lines+markers",
         "line": {"shape": "hv" if step_shape else "linear"},
     }
-    return _figure([trace], height=380, yaxis={"title": {"text": y_title}})
+    return _figure([trace], height=380, yaxis={"title": {"text": _text(y_title)}})

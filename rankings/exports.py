@@ -39,9 +39,25 @@ def describe(spec: RankingSpec) -> dict:
 
 
 def safe_cell(value):
+    """The value as a spreadsheet shows it, never runs it: text that would start a formula gets a leading apostrophe
+    (OWASP's advice for CSV injection); numbers are not text, and stay numbers."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def _comment_json(value) -> str:
+    """JSON of the settings for the CSV's comment line, which spreadsheets split into cells at every comma or
+    semicolon: inside strings these are written as JSON escapes, so each cell starts with JSON's own ', ' and never
+    with text from a name or a filter (a filter of 'x,=1+1' would otherwise put '=1+1' in a cell of its own)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_comment_json(str(k))}: {_comment_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_comment_json(v) for v in value) + "]"
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    text = json.dumps(str(value), ensure_ascii=False)
+    return text.replace(",", "\\u002c").replace(";", "\\u003b")
 
 
 def export_response(
@@ -66,7 +82,7 @@ def _csv(settings: dict, header: list, rows: list) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     # Settings first as comment lines (pandas: read_csv(..., comment="#")).
-    out.write(f"# {json.dumps(settings, default=str, ensure_ascii=False)}\n")
+    out.write(f"# {_comment_json(settings)}\n")
     # Headers carry benchmark and metric names: neutralised like the cells.
     writer.writerow([safe_cell(name) for name in header])
     for row in rows:

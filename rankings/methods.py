@@ -82,6 +82,14 @@ class RankingSpec:
             return self.metrics[0].metric.higher_is_better
         return True
 
+    def error(self) -> str | None:
+        """What `validate` would raise, as text, or None when the spec has a meaning."""
+        try:
+            self.validate()
+        except RankingError as error:
+            return str(error)
+        return None
+
     def validate(self) -> None:
         """Raise RankingError when the spec asks for something that has no meaning."""
         if self.method not in Method.values:

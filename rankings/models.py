@@ -72,6 +72,12 @@ class Leaderboard(models.Model):
         options = {"method": self.method, "best_only": self.best_only, "missing": self.missing, "ties": self.ties}
         return RankingSpec(metrics=metrics, **(options | overrides))
 
+    def ranking_error(self) -> str | None:
+        """Why this leaderboard's ranking has no meaning, or None when it has one. Saved settings can lose their
+        meaning after the admin accepted them (a metric's bounds removed, rows written through the ORM): pages
+        show this in the leaderboard's place instead of failing."""
+        return self.spec().error()
+
     def candidates(self) -> RankingQuerySet:
         """The checkpoints this leaderboard ranks: those of its models, trainings and tags (all when none is set)."""
         rows = RankedCheckpoint.objects.all()

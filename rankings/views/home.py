@@ -17,9 +17,12 @@ def home(request: HttpRequest) -> TemplateResponse:
         .prefetch_related("entries__metric__benchmark", "filter_models", "filter_trainings", "filter_tags")
         .order_by("display_order", "name")[:HOME_LEADERBOARDS]
     )
-    # One query per leaderboard shown: a handful, curated in the admin.
-    response.context_data["leaderboards"] = [
-        (board, list(board.rows().select_related("training__model")[:TOP_ROWS]) if board.entries.all() else [])
-        for board in boards
-    ]
+    # One query per leaderboard shown: a handful, curated in the admin. One that cannot rank shows why, alone.
+    response.context_data["leaderboards"] = [(board, board.ranking_error(), _top_rows(board)) for board in boards]
     return response
+
+
+def _top_rows(board: Leaderboard) -> list:
+    if not board.entries.all() or board.ranking_error():
+        return []
+    return list(board.rows().select_related("training__model")[:TOP_ROWS])

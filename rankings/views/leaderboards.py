@@ -1,6 +1,6 @@
 import markdown
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -60,7 +60,11 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
     spec = form.spec() if form.is_valid() else initial
     filters = CandidateFilter(request.GET, queryset=candidates)
     table = None
-    if spec is not None and spec.metrics:
+    # A saved leaderboard's settings may have lost their meaning (the form checks only what the query string asks).
+    error = spec.error() if spec is not None and spec.metrics else None
+    if error and request.GET.get("_export") in FORMATS:
+        return HttpResponseBadRequest(f"This ranking cannot be computed: {error}", content_type="text/plain")
+    if spec is not None and spec.metrics and not error:
         chosen = filters.qs if filters.is_valid() else candidates
         rows = chosen.ranked(spec).select_related("training__model").with_best_values()
         export = request.GET.get("_export")
@@ -68,7 +72,7 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
             return _export(request, export, board, spec, filters, rows)
         table = LeaderboardTable(rows, spec=spec)
         RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": RankedPaginator}).configure(table)
-    context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table}
+    context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table, "error": error}
     context["mixed_settings"] = mixed_settings(w.metric for w in spec.metrics) if spec else []
     context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
     template = "rankings/includes/ranking.html#results" if request.htmx else "rankings/includes/ranking.html"

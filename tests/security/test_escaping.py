@@ -239,3 +239,17 @@ def test_markdown_cells_cannot_break_the_table_or_carry_html(world, name):
     assert "<" not in text
     assert ">" not in text
     assert "[x](" not in text  # no link
+
+
+def test_the_csv_comment_line_never_puts_a_name_or_filter_at_the_start_of_a_cell(formula_world):
+    formula_world.board.name = "Main;=1+1"
+    formula_world.board.save()
+    url = reverse("rankings:leaderboard", args=[formula_world.board.slug])
+    response = site_client("anonymous").get(url, {"_export": "csv", "q": "x,=1+1 ,+2"})
+    comment = response.content.decode().splitlines()[0]
+    # Spreadsheets split on commas (or, in some locales, semicolons) and some trim the spaces around cells.
+    for delimiter in (",", ";"):
+        cells = [cell.strip() for row in csv.reader([comment], delimiter=delimiter) for cell in row]
+        assert [cell for cell in cells if cell.startswith(FORMULA_PREFIXES)] == []
+    settings = json.loads(comment.removeprefix("# "))
+    assert (settings["leaderboard"], settings["filters"]["q"]) == ("Main;=1+1", "x,=1+1 ,+2")

@@ -1,11 +1,13 @@
 """Failed sign-ins are limited per client address and per username; the API's throttles answer 429 too."""
 
 import pytest
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from accounts import views as account_views
 from tests import factories
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +171,24 @@ def test_the_proxy_count_and_the_login_limit_come_from_the_environment(monkeypat
     result = manage("shell", "--no-imports", "-c", show, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_wrong_passwords_are_held_to_the_limit(settings, django_user_model, clock):
+    settings.LOGIN_RATE_LIMIT = "5/minute"
+    django_user_model.objects.create_user("ada", password=PASSWORD)
+    checked = []
+
+    def count(**kwargs):
+        checked.append(kwargs["credentials"]["username"])
+
+    user_login_failed.connect(count)
+    try:
+        statuses = at_once(*(lambda n=n: sign_in("ada", "wrong", address=f"10.0.1.{n}").status_code for n in range(40)))
+    finally:
+        user_login_failed.disconnect(count)
+    assert sorted(statuses) == [200] * 5 + [429] * 35
+    assert len(checked) == 5  # the other 35 passwords were never looked at
+    assert sign_in("ada", PASSWORD, address="10.0.2.1").status_code == 429
+    clock[0] += 60
+    assert sign_in("ada", PASSWORD, address="10.0.2.1").status_code == 302

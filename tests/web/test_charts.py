@@ -89,7 +89,18 @@ def test_the_focus_training_is_bold_and_each_training_is_in_the_legend_once(metr
     assert {t["name"]: t["line"]["width"] for t in lines} == {"run-a": 3, "run-b": 1.5}
     assert [t["name"] for t in figure["data"] if t["showlegend"]] == ["run-a", "run-b"]
     assert all(t["legendgroup"] == t["name"] for t in lines)
-    assert panel(figure, 2)[0]["hovertemplate"] == "run-a<br>step %{x}<br>%{y:.2f}<extra></extra>"
+    assert panel(figure, 2)[0]["hovertemplate"] == "%{fullData.name}<br>step %{x}<br>%{y:.2f}<extra></extra>"
+
+
+def test_names_with_markup_show_as_typed_in_legends_hovers_ticks_and_titles(metrics):
+    name = '<a href="x">evil</a> & %{y}'
+    shown = '&lt;a href="x"&gt;evil&lt;/a&gt; &amp; %{y}'  # plotly.js turns the entities back into characters
+    figure = charts.metric_over_steps(metrics[:1], {name: [(100, {metrics[0].pk: 0.5})]}, {}, focus=name)
+    assert figure["data"][0]["name"] == shown
+    heatmap = charts.heatmap([name, "b"], [[1.0, 0.0], [0.0, 1.0]], name)
+    assert heatmap["data"][0]["x"][0] == shown
+    assert heatmap["layout"]["title"]["text"] == shown
+    assert charts.bars([name], metrics[:1], {metrics[0].pk: [0.5]})["data"][0]["name"] == shown
 
 
 def test_a_single_metric_is_one_full_height_panel(metrics):
@@ -132,7 +143,7 @@ def plotly_metric_over_steps(metrics, series, best, focus) -> go.Figure:
                     showlegend=row == 1,
                     line={"width": 3 if training == focus else 1.5},
                     marker={"size": 5 if training == focus else 3},
-                    hovertemplate=f"{training}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
+                    hovertemplate=f"%{{fullData.name}}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
                 ),
                 row=row,
                 col=1,
@@ -144,10 +155,11 @@ def plotly_metric_over_steps(metrics, series, best, focus) -> go.Figure:
                         x=[step],
                         y=[value],
                         mode="markers",
+                        name=training,
                         legendgroup=training,
                         showlegend=False,
                         marker={"symbol": "star", "size": 14 if training == focus else 10, "line": {"width": 1}},
-                        hovertemplate=f"best of {training}: step %{{x}}<extra></extra>",
+                        hovertemplate="best of %{fullData.name}: step %{x}<extra></extra>",
                     ),
                     row=row,
                     col=1,

@@ -174,3 +174,33 @@ def test_the_benchmark_category_filter_keeps_checkpoints_evaluated_in_that_categ
     unknown = client.get("/leaderboards/main/", {"category": "poetry"})
     assert unknown.status_code == 200
     assert "Select a valid choice" in unknown.content.decode()
+
+
+@pytest.fixture
+def broken(data):
+    """A leaderboard written through the ORM whose ranking has no meaning: a raw mean over a metric without bounds."""
+    board = Leaderboard.objects.create(name="Broken", slug="broken", method="weighted_mean", is_public=True)
+    LeaderboardMetric.objects.create(leaderboard=board, metric=data["ppl"])
+    data["board"].is_public = True
+    data["board"].save()
+    return board
+
+
+def test_a_leaderboard_that_cannot_rank_shows_its_error_and_the_others_still_render(client, broken):
+    home = client.get("/")
+    assert home.status_code == 200
+    html = home.content.decode()
+    assert "has no known scale" in html  # the broken board's card says why
+    assert "gamma @ 100" in html  # the other board's top rows are there
+    for query in ({}, {"q": "alpha"}):
+        page = client.get("/leaderboards/broken/", query)
+        assert page.status_code == 200
+        assert "has no known scale" in page.content.decode()
+    for fmt in ("csv", "json", "md"):
+        export = client.get("/leaderboards/broken/", {"_export": fmt})
+        assert export.status_code == 400
+        assert "has no known scale" in export.content.decode()
+    api = client.get("/api/v1/leaderboards/broken/rows/")
+    assert api.status_code == 400
+    assert "has no known scale" in json.dumps(api.json())
+    assert client.get("/api/v1/leaderboards/broken/").status_code == 200
