@@ -55,12 +55,19 @@ from pathlib import PurePath
 HARNESS = "lm-evaluation-harness"
 ROW_KEYS = frozenset({"alias", "name", "sample_len", "sample_count", "samples"})
 V04_KEYS = frozenset({"n-shot", "higher_is_better", "n-samples", "configs", "group_subtasks"})
+# lm-eval 0.4.4 and later write `{" ": " ", "alias": "leaderboard_bbh"}` for a group that aggregates nothing.
+PLACEHOLDER = " "
 NO_FILTER = "none"
 NO_STDERR = "N/A"
 STDERR_SUFFIX = "_stderr"
 VARIANT_SUFFIXES = ("-deduped", "-bf16", "-fp16", "-fp32")
 FINAL_REVISIONS = frozenset({"", "main", "master"})
 STEP_REVISION = re.compile(r"(?:global_)?step[-_]?(\d+)")
+# The last folder of a checkpoint a training framework saved: Hugging Face Trainer `checkpoint-1500`, GPT-NeoX and
+# DeepSpeed `global_step1500`, `step_1500`, `iter_0001500` (Megatron), `epoch_20` (one adapter saved per epoch).
+STEP_FOLDER = re.compile(r"(?:global_step|step|checkpoint|ckpt|iter|iteration|epoch)[-_]?(\d+)", re.IGNORECASE)
+# lm-eval names result folders after the model with "/" written as "__" (`model_name_sanitized`).
+SANITIZED_SEPARATOR = "__"
 NO_VERSION = frozenset({"", "N/A"})
 # The parts of a 0.4 task config worth keeping with each evaluation; prompts and templates can run to kilobytes.
 TASK_CONFIG_KEYS = (
@@ -118,6 +125,7 @@ class ParsedTask:
     version: str
     metrics: tuple[ParsedMetric, ...]
     config: dict
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,8 @@ class ParsedFile:
     harness_version: str
     started_at: datetime | None
     finished_at: datetime | None
+    # What tells two runs of a checkpoint apart: `config.model_args`, as sorted (key, value) pairs.
+    model_args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,7 @@ class _Sections:
     higher_is_better: Mapping
     configs: Mapping
     n_samples: Mapping
+    parents: Mapping[str, str]
     provenance: dict
     origin: str
     is_v04: bool
@@ -173,6 +184,7 @@ def parse_document(data: object, *, origin: str, overrides: Overrides = NO_OVERR
         higher_is_better=_mapping(data, "higher_is_better"),
         configs=_mapping(data, "configs"),
         n_samples=_mapping(data, "n-samples"),
+        parents=_parents(data),
         provenance={"git_hash": data["git_hash"]} if isinstance(data.get("git_hash"), str) else {},
         origin=origin,
         is_v04=any(key in data for key in V04_KEYS)
@@ -181,20 +193,30 @@ def parse_document(data: object, *, origin: str, overrides: Overrides = NO_OVERR
     tasks = tuple(task for name, row in rows.items() if (task := _parse_task(name, row, sections)) is not None)
     if not tasks:
         raise InvalidResultFile("no results: no task has a metric.")
-    model, training, step = _identity(data, sections.config, origin=origin, overrides=overrides)
+    model_args = _model_args(sections.config.get("model_args"))
+    model, training, step = _identity(data, sections.config, model_args, origin=origin, overrides=overrides)
     started_at, finished_at = _times(data)
     harness_version = "" if data.get("lm_eval_version") is None else str(data["lm_eval_version"]).strip()
     _check_length("lm_eval_version", harness_version, MAX_VERSION)
-    return ParsedFile(model, training, step, tasks, harness_version, started_at, finished_at)
+    return ParsedFile(
+        model, training, step, tasks, harness_version, started_at, finished_at, tuple(sorted(model_args.items()))
+    )
 
 
-def _identity(data: Mapping, config: Mapping, *, origin: str, overrides: Overrides) -> tuple[str, str, int | None]:
-    model_args = _model_args(config.get("model_args"))
-    training = overrides.training or training_name(_source(data, model_args, origin))
-    model = overrides.model or model_name(training)
+def _identity(
+    data: Mapping, config: Mapping, model_args: Mapping[str, str], *, origin: str, overrides: Overrides
+) -> tuple[str, str, int | None]:
+    inferred_model, inferred_training, path_step = _run(data, model_args, origin)
+    training = overrides.training or inferred_training
+    if overrides.model:
+        model = overrides.model
+    elif overrides.training:
+        model = model_name(training)
+    else:
+        model = inferred_model
     step = overrides.step
     if step is None:
-        step = step_from_revision(model_args.get("revision") or config.get("model_revision"))
+        step = _step(model_args, config, path_step)
     _check_length("training name", training, MAX_NAME)
     _check_length("model name", model, MAX_NAME)
     if step is not None and not 0 <= step <= MAX_STEP:
@@ -230,15 +252,79 @@ def step_from_revision(revision: object) -> int | None:
     raise InvalidResultFile(f"the revision {text!r} names no training step: pass the step explicitly.")
 
 
+def _run(data: Mapping, model_args: Mapping[str, str], origin: str) -> tuple[str, str, int | None]:
+    """The model, the training and the step the model's path names (None if it names none), before overrides."""
+    adapter = model_args.get("peft")
+    if adapter and model_args.get("pretrained"):
+        # A PEFT adapter is a training of its own on top of the base model: one adapter, one training.
+        training, step = split_step_folder(adapter, what="`peft`")
+        return model_name(training_name(model_args["pretrained"])), training, step
+    training, step = split_step_folder(_source(data, model_args, origin), what="the model's path")
+    return model_name(training), training, step
+
+
+def split_step_folder(source: str, *, what: str) -> tuple[str, int | None]:
+    """The training and step of a checkpoint path: `/out/run/checkpoint-1500` → (`run`, 1500); else (name, None)."""
+    parts = [part for part in source.strip().replace("\\", "/").split("/") if part not in ("", ".")]
+    if parts and (match := STEP_FOLDER.fullmatch(parts[-1])):
+        if len(parts) < 2 or parts[-2] == "..":
+            raise InvalidResultFile(
+                f"cannot tell the training from {what} {source!r}: its last folder only names the step; "
+                "pass a training name."
+            )
+        return parts[-2], int(match.group(1))
+    return training_name(source), None
+
+
+def _step(model_args: Mapping[str, str], config: Mapping, path_step: int | None) -> int | None:
+    """The step the file states: in the model's path, as a GPT-NeoX `iteration`, or as a revision; they must agree."""
+    stated = {}
+    if path_step is not None:
+        stated["the model's path"] = path_step
+    if (iteration := model_args.get("iteration")) is not None:
+        if not iteration.isdigit():
+            raise InvalidResultFile(f"`iteration` in `config.model_args` must be a whole number, got {iteration!r}.")
+        stated["`iteration`"] = int(iteration)
+    revision = model_args.get("revision") or config.get("model_revision")
+    try:
+        if (revision_step := step_from_revision(revision)) is not None:
+            stated["the revision"] = revision_step
+    except InvalidResultFile:
+        # A commit hash names no step, but a checkpoint folder beside it does.
+        if not stated:
+            raise
+    if len(set(stated.values())) > 1:
+        named = ", ".join(f"{where} says {step}" for where, step in stated.items())
+        raise InvalidResultFile(f"the file names two steps ({named}): pass the step explicitly.")
+    return next(iter(stated.values()), None)
+
+
 def _source(data: Mapping, model_args: Mapping[str, str], origin: str) -> str:
-    if model_args.get("pretrained"):
-        return model_args["pretrained"]
+    # `load` is where GPT-NeoX reads its checkpoints from, when the whole training configuration is the model_args.
+    for key in ("pretrained", "load"):
+        if model_args.get(key):
+            return model_args[key]
     if isinstance(data.get("model_name"), str) and data["model_name"].strip():
         return data["model_name"]
+    if isinstance(data.get("model_name_sanitized"), str) and data["model_name_sanitized"].strip():
+        return data["model_name_sanitized"].replace(SANITIZED_SEPARATOR, "/")
     path = PurePath(origin)
     if path.stem.startswith("results") and path.parent.name:
-        return path.parent.name
+        return path.parent.name.replace(SANITIZED_SEPARATOR, "/")
     return path.stem
+
+
+def _parents(data: Mapping) -> dict[str, str]:
+    """Each task's group from `group_subtasks` (`{"mmlu_stem": ["mmlu_anatomy", …]}`): the first group listing it."""
+    parents: dict[str, str] = {}
+    for group, members in _mapping(data, "group_subtasks").items():
+        if not isinstance(members, list) or not all(isinstance(member, str) for member in members):
+            raise InvalidResultFile(f"unknown layout: `group_subtasks` of {group} must be a list of task names.")
+        _check_length("group name", str(group), MAX_NAME)
+        for member in members:
+            if member != group:
+                parents.setdefault(member, str(group))
+    return parents
 
 
 def _model_args(raw: object) -> dict[str, str]:
@@ -276,6 +362,7 @@ def _parse_task(name: str, row: object, sections: "_Sections") -> ParsedTask | N
         version=_version(name, sections.versions),
         metrics=tuple(metrics),
         config=sections.evaluation_config(name),
+        group=sections.parents.get(name, ""),
     )
 
 
@@ -284,7 +371,7 @@ def _split_row(task: str, row: Mapping, *, is_v04: bool) -> tuple[dict, dict]:
     values: dict[str, tuple[str, float]] = {}
     stderrs: dict[str, float | None] = {}
     for raw_key, raw in row.items():
-        if raw_key in ROW_KEYS:
+        if raw_key in ROW_KEYS or (raw_key == PLACEHOLDER and raw == PLACEHOLDER):
             continue
         metric, sep, filter_name = str(raw_key).partition(",")
         if bool(sep) != is_v04 or not metric or (sep and not filter_name):
