@@ -206,11 +206,15 @@ def parse_document(data: object, *, origin: str, overrides: Overrides = NO_OVERR
 def _identity(
     data: Mapping, config: Mapping, model_args: Mapping[str, str], *, origin: str, overrides: Overrides
 ) -> tuple[str, str, int | None]:
-    inferred_model, inferred_training, path_step = _run(data, model_args, origin)
+    inferred_model, inferred_training, path_step, source = _run(data, model_args, origin)
     training = overrides.training or inferred_training
+    if not training:
+        raise InvalidResultFile(
+            f"cannot tell the training from {source}: its last folder only names the step; pass a training name."
+        )
     if overrides.model:
         model = overrides.model
-    elif overrides.training:
+    elif overrides.training or not inferred_model:
         model = model_name(training)
     else:
         model = inferred_model
@@ -252,27 +256,26 @@ def step_from_revision(revision: object) -> int | None:
     raise InvalidResultFile(f"the revision {text!r} names no training step: pass the step explicitly.")
 
 
-def _run(data: Mapping, model_args: Mapping[str, str], origin: str) -> tuple[str, str, int | None]:
-    """The model, the training and the step the model's path names (None if it names none), before overrides."""
+def _run(data: Mapping, model_args: Mapping[str, str], origin: str) -> tuple[str, str, int | None, str]:
+    """Model, training, the step the path names (None if none) and that path for messages, before overrides; ""
+    where unknown."""
     adapter = model_args.get("peft")
     if adapter and model_args.get("pretrained"):
         # A PEFT adapter is a training of its own on top of the base model: one adapter, one training.
-        training, step = split_step_folder(adapter, what="`peft`")
-        return model_name(training_name(model_args["pretrained"])), training, step
-    training, step = split_step_folder(_source(data, model_args, origin), what="the model's path")
-    return model_name(training), training, step
+        training, step = split_step_folder(adapter)
+        return model_name(training_name(model_args["pretrained"])), training, step, f"`peft` {adapter!r}"
+    source = _source(data, model_args, origin)
+    training, step = split_step_folder(source)
+    return model_name(training) if training else "", training, step, repr(source)
 
 
-def split_step_folder(source: str, *, what: str) -> tuple[str, int | None]:
-    """The training and step of a checkpoint path: `/out/run/checkpoint-1500` → (`run`, 1500); else (name, None)."""
+def split_step_folder(source: str) -> tuple[str, int | None]:
+    """The training and step of a checkpoint path: `/out/run/checkpoint-1500` → (`run`, 1500), `./checkpoint-50` →
+    ("", 50) as only the step is known; a path that names no step → (its last component, None)."""
     parts = [part for part in source.strip().replace("\\", "/").split("/") if part not in ("", ".")]
     if parts and (match := STEP_FOLDER.fullmatch(parts[-1])):
-        if len(parts) < 2 or parts[-2] == "..":
-            raise InvalidResultFile(
-                f"cannot tell the training from {what} {source!r}: its last folder only names the step; "
-                "pass a training name."
-            )
-        return parts[-2], int(match.group(1))
+        training = parts[-2] if len(parts) >= 2 and parts[-2] != ".." else ""
+        return training, int(match.group(1))
     return training_name(source), None
 
 
