@@ -10,31 +10,50 @@ Layouts
 Metrics
     The stored key is the metric with its filter, `exact_match,strict-match`; the filter "none" (no filter at all)
     is dropped, so `acc,none` is stored as `acc` like in 0.3 files. `<metric>_stderr` is the standard error of
-    `<metric>`; "N/A" means none. The keys `alias`, `name`, `sample_len`, `sample_count` and `samples` describe the
-    row and are skipped; any other key must hold a finite number (and a stderr must not be negative), otherwise the
-    whole file is refused. A row with no metric at all (a 0.4 group that aggregates nothing) is skipped.
+    `<metric>`; "N/A" means none. The keys `alias` (`"  - abstract_algebra"`: its leading spaces and dashes only
+    draw the tree), `name`, `sample_len`, `sample_count` and `samples` describe the row and are skipped; any other
+    key must hold a finite number (and a stderr must not be negative), otherwise the whole file is refused. Every
+    metric name is kept as the file spells it (bleu, rouge1, rougeL, word_perplexity, byte_perplexity,
+    bits_per_byte, llm_judge…); `known` gives new ones their direction and bounds, the file's `higher_is_better`
+    first.
 
 Groups
-    0.4 group rows (`mmlu`, `mmlu_humanities` aliased " - humanities") are imported as benchmarks of their own,
-    named after the group, when they carry numeric metrics; a group found only under the top-level `groups` key is
-    imported the same way.
+    A group row with aggregate metrics (`mmlu`, `mmlu_humanities` aliased " - humanities", or the rows of 0.4.0 to
+    0.4.3's top-level `groups`) is imported as a benchmark of its own, named after the group. A group without
+    aggregates is written by 0.4.4 and later as the placeholder `{" ": " ", "alias": "leaderboard_bbh"}` (older
+    versions write only the alias): it has no metric, so it is skipped, and its members are imported as usual. The
+    structure comes from `group_subtasks` (`{"mmlu_stem": ["mmlu_anatomy", …], "mmlu": ["mmlu_stem", …]}`): each
+    task's group is the first group listing it, kept on the benchmark (`Benchmark.group`, see `ingest`).
 
 Benchmark identity
     slug = task name; few-shot count = `n-shot[task]` (0.4), else `config.num_fewshot`, else 0; version =
-    `versions[task]` as text (0 → "0", 1.0 → "1.0"; absent, null or "N/A" → ""). What a file says about itself
-    wins over its file name: `1b-bf16-5shot_step1000.json` says `num_fewshot: 0`, so it is 0-shot.
+    `versions[task]` as text (0 → "0", 1.0 → "1.0", "2" → "2"; absent, null or "N/A" → ""). What a file says about
+    itself wins over its file name: `1b-bf16-5shot_step1000.json` says `num_fewshot: 0`, so it is 0-shot.
 
 Model, training and checkpoint (each can be overridden; an overridden training also names the model)
-    source = `pretrained` in `config.model_args` (a "k=v,k=v" string or a dict), else the top-level `model_name`,
-    else the file: its name without extension, or its folder's name for 0.4's `<model>/results_<time>.json`.
+    source = `pretrained` in `config.model_args` (a "k=v,k=v" string or a dict), else its `load` (GPT-NeoX, whose
+    whole training configuration can be the model_args), else the top-level `model_name`, else
+    `model_name_sanitized` with "__" read as "/", else the file: its name without extension, or its folder's name
+    (again "__" as "/") for 0.4's `<model>/results_<time>.json`. An empty `model_name` counts as absent.
     training = the last path component of the source: `EleutherAI/pythia-v1.1-1.4b-deduped` →
-    `pythia-v1.1-1.4b-deduped`.
+    `pythia-v1.1-1.4b-deduped` — unless that component is a checkpoint folder a training framework saved
+    (`checkpoint-1500`, `global_step1500`, `step_1500`, `iter_0001500`, `ckpt-3`, `epoch_20`): then the folder
+    above it is the training and the folder names the step, `/out/run/checkpoint-1500` → training `run`, step 1500.
+    A checkpoint folder with nothing above it (`./checkpoint-50`) names no training: pass one.
     model = the training with trailing variant suffixes removed (`-deduped`, `-bf16`, `-fp16`, `-fp32`):
     `pythia-v1.1-1.4b`. So the deduplicated and plain runs of a size are two trainings of one model.
-    step = from `revision` in `model_args` (else `config.model_revision`): `step1000`, `step-1000`, `step_1000`,
-    `global_step1000`, `global_step_1000`. No revision, or `main`/`master`, means the final checkpoint (step None
-    here; see `ingest`). Any other revision (a commit hash, a branch) names no step we can know: the file is
-    refused unless a step is given.
+    PEFT adapters (`pretrained=meta-llama/Meta-Llama-3-8B-Instruct,peft=/runs/lora-x/epoch_20`): the adapter is a
+    training of its own of the base model. model = the base model's (`Meta-Llama-3-8B-Instruct`), training and step
+    from the adapter path by the rule above (`lora-x`, 20); an adapter path naming no step (`/models/lora-x`) is the
+    final checkpoint of training `lora-x`. So the epochs of one adapter are checkpoints of one training, and the base
+    model evaluated without adapter is another training (`Meta-Llama-3-8B-Instruct`) of the same model.
+    step = wherever the file states it: the checkpoint folder above; a GPT-NeoX `iteration` in `model_args`;
+    `revision` in `model_args` (else `config.model_revision`): `step1000`, `step-1000`, `step_1000`,
+    `global_step1000`, `global_step_1000`. Places that disagree refuse the file, naming both. Naming no step, with
+    no revision or `main`/`master`, means the final checkpoint (step None here; see `ingest`). Any other revision (a
+    commit hash, a branch) names no step we can know: the file is refused unless a step is given or a checkpoint
+    folder or `iteration` names it.
+    The sorted `model_args` are kept with the parsed file, for `ingest` to tell a rerun from another model.
 
 Timing and provenance
     `date` (a Unix timestamp, when the run started) is `started_at`; `finished_at` adds
