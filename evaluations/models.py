@@ -169,6 +169,11 @@ class Benchmark(models.Model):
     description = models.TextField(blank=True)
     url = models.URLField("link", max_length=500, blank=True)
     category = models.CharField(max_length=100, blank=True, help_text="e.g. 'reasoning', 'knowledge', 'bias'.")
+    group = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The harness group this task is a member of, e.g. 'mmlu_stem' for 'mmlu_anatomy'; empty for none.",
+    )
     is_active = models.BooleanField("active", default=True, help_text="Inactive benchmarks are hidden from pickers.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,9 +1,17 @@
 """Writing checked result files through `record_results`: one transaction per file, lookups cached per run.
 
-The final checkpoint (a file without a revision) is the training's checkpoint labelled "final"; the first time, it
+The final checkpoint (a file that names no step) is the training's checkpoint labelled "final"; the first time, it
 is the training's highest known step, which then gets that label, or a new checkpoint at step 0 labelled "final"
 when the training has none. Pass the step when you know it: a later import of real step-0 results for the same
 training would land on that checkpoint.
+
+Files of one run are never merged silently: when a file would land on a checkpoint and benchmark that an earlier file
+of the same run wrote, with other values and other model arguments (`config.model_args`), it is two different models
+taken for one, and the later file is refused as a conflict, naming the earlier one. The same model arguments with other
+values are a rerun, recorded as a newer evaluation. A step given for every file (`Overrides.step`) says the files are
+meant to share a checkpoint, so nothing is a conflict then.
+
+A task's group from `group_subtasks` fills `Benchmark.group` while it is empty; an admin's value is kept.
 """
 
 import json
@@ -40,6 +48,7 @@ class FileOutcome:
     unchanged: int = 0
     error: str = ""
     checkpoint: Checkpoint | None = None
+    conflict: bool = False
 
     @property
     def ok(self) -> bool:
@@ -65,6 +74,21 @@ class ImportSummary:
     @property
     def failed(self) -> list[FileOutcome]:
         return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def conflicts(self) -> list[FileOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.conflict]
+
+
+class Conflict(Exception):
+    """A file would merge into results another file of the same run wrote for a different model."""
+
+
+@dataclass(frozen=True)
+class _Landed:
+    fingerprint: str
+    model_args: tuple[tuple[str, str], ...]
+    origin: str
 
 
 class Catalog:
@@ -128,6 +152,8 @@ class Importer:
     def __init__(self, overrides: Overrides = NO_OVERRIDES) -> None:
         self.overrides = overrides
         self.catalog = Catalog()
+        # What each file of this run wrote, by (checkpoint, benchmark): the check that nothing merges silently.
+        self.landed: dict[tuple[int, int], _Landed] = {}
 
     def import_file(self, path: Path) -> FileOutcome:
         try:
@@ -150,18 +176,23 @@ class Importer:
             parsed = parse_document(data, origin=origin, overrides=self.overrides)
         except InvalidResultFile as error:
             return FileOutcome(origin, error=str(error))
+        conflict = False
         try:
             with transaction.atomic():
-                return self._write(parsed, origin)
+                outcome, landed = self._write(parsed, origin)
+            self.landed.update(landed)
+            return outcome
+        except Conflict as error:
+            reason, conflict = str(error), True
         except ValidationError as error:
             reason = " ".join(error.messages)
         except (IntegrityError, DataError) as error:
             reason = f"the database refused it: {error}".strip()
         # The rollback removed what this file created; the cache must not hand those rows to the next file.
         self.catalog.forget()
-        return FileOutcome(origin, error=reason)
+        return FileOutcome(origin, error=reason, conflict=conflict)
 
-    def _write(self, parsed: ParsedFile, origin: str) -> FileOutcome:
+    def _write(self, parsed: ParsedFile, origin: str) -> tuple[FileOutcome, dict[tuple[int, int], _Landed]]:
         checkpoint = self._checkpoint(parsed)
         outcome = FileOutcome(origin, checkpoint=checkpoint)
         # The check record_results makes, on (benchmark, fingerprint) pairs only: unchanged results are never loaded
@@ -172,10 +203,15 @@ class Importer:
             )
         )
         pending = []
+        landed = {}
         for task in parsed.tasks:
             benchmark, metrics = self.catalog.resolve(task)
+            _fill_group(benchmark, task.group)
             scores = {metrics[metric.key]: ScoreValue(metric.value, metric.stderr) for metric in task.metrics}
-            if (benchmark.pk, fingerprint(scores)) in recorded:
+            here = _Landed(fingerprint(scores), parsed.model_args, origin)
+            self._check_conflict(checkpoint, benchmark, here)
+            landed[checkpoint.pk, benchmark.pk] = here
+            if (benchmark.pk, here.fingerprint) in recorded:
                 outcome.unchanged += 1
                 continue
             pending.append(
@@ -196,7 +232,18 @@ class Importer:
                 outcome.created += 1
             else:
                 outcome.unchanged += 1
-        return outcome
+        return outcome, landed
+
+    def _check_conflict(self, checkpoint: Checkpoint, benchmark: Benchmark, here: _Landed) -> None:
+        earlier = self.landed.get((checkpoint.pk, benchmark.pk))
+        if self.overrides.step is not None or earlier is None:
+            return
+        if earlier.fingerprint != here.fingerprint and earlier.model_args != here.model_args:
+            raise Conflict(
+                f"conflicts with {earlier.origin}: both land on {checkpoint.training.name} step {checkpoint.step}, "
+                f"{benchmark.slug}, with different values and different model arguments; nothing of it was written. "
+                "Give each its training or step."
+            )
 
     @staticmethod
     def _checkpoint(parsed: ParsedFile) -> Checkpoint:
@@ -212,6 +259,13 @@ class Importer:
             final.label = FINAL_LABEL
             final.save(update_fields=["label"])
         return final
+
+
+def _fill_group(benchmark: Benchmark, group: str) -> None:
+    """Record the group the file places the task in, unless the benchmark already has one."""
+    if group and not benchmark.group:
+        Benchmark.objects.filter(pk=benchmark.pk, group="").update(group=group)
+        benchmark.group = group
 
 
 def import_document(data: object, *, origin: str, overrides: Overrides = NO_OVERRIDES) -> FileOutcome:

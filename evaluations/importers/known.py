@@ -6,7 +6,7 @@ Directions, looked up by the metric name without its filter (`exact_match` for `
 
 | direction | metrics |
 |---|---|
-| higher is better | acc, acc_norm, acc_mutual_info, exact_match, em, f1, mcc, bleu, chrf, rouge* |
+| higher is better | acc, acc_norm, acc_mutual_info, exact_match, em, f1, mcc, chrf, bleu*, rouge* |
 | lower is better  | ppl, perplexity, word_perplexity, byte_perplexity, bits_per_byte, likelihood_difference, ter, |
 |                  | brier_score |
 | unknown (always) | pct_stereotype: CrowS-Pairs' share of stereotyped choices, ideally 0.5, so neither way is better |
@@ -28,6 +28,11 @@ Random-chance baselines, only for `acc` and `acc_norm` and only where the number
 0.25 for four-choice tasks (arc_easy, arc_challenge, hendrycksTest-*, mmlu* except mmlu_pro*, sciq, logiqa,
 hellaswag), 0.5 for two-choice ones (piqa, winogrande, wsc, wsc273). Everything else stays empty.
 
+Bounds: [0, 1] only for the metrics that are shares of the examples (`UNIT_INTERVAL`); every other metric is left
+unbounded, for lack of one scale that holds: perplexities (ppl, word_perplexity, byte_perplexity) are at least 1
+and have no upper bound, bits_per_byte is at least 0 with none either, bleu and rouge are 0–100 in some tasks and
+0–1 in others, and the *_diff variants are negative when the model does worse.
+
 The primary metric of a new benchmark is the best-ranked of its metrics: a known direction first, then the order of
 `PRIMARY_PREFERENCE` (plain accuracy before normalised accuracy before perplexity), then the file's order.
 """
@@ -39,7 +44,8 @@ LOWER = Metric.Direction.LOWER
 UNKNOWN = Metric.Direction.UNKNOWN
 
 HIGHER_IS_BETTER = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em", "f1", "mcc", "bleu", "chrf"})
-HIGHER_IS_BETTER_PREFIXES = ("rouge",)
+# truthfulqa_gen reports bleu_max, bleu_acc, bleu_diff and the same of rouge1, rouge2 and rougeL.
+HIGHER_IS_BETTER_PREFIXES = ("bleu", "rouge")
 LOWER_IS_BETTER = frozenset(
     {
         "ppl",

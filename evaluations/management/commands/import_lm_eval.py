@@ -54,10 +54,18 @@ class Command(BaseCommand):
             f"Files: {summary.files} read, {summary.files - len(failed)} imported, {len(failed)} failed.\n"
             f"Evaluations: {summary.created} created, {summary.unchanged} unchanged."
         )
+        if summary.conflicts:
+            self.stdout.write(f"Conflicts: {len(summary.conflicts)} files refused rather than merged.")
         for outcome in failed:
-            self.stderr.write(f"FAILED {outcome.origin}: {outcome.error}")
+            self.stderr.write(f"{'CONFLICT' if outcome.conflict else 'FAILED'} {outcome.origin}: {outcome.error}")
         if failed:
+            advice = ""
+            if conflicts := summary.conflicts:
+                advice = (
+                    f" {len(conflicts)} of them would have merged with another file's results for a different model: "
+                    "import them separately with --training (or --step) naming each."
+                )
             raise CommandError(
-                f"{len(failed)} of {summary.files} files could not be imported; nothing of them was written."
+                f"{len(failed)} of {summary.files} files could not be imported; nothing of them was written.{advice}"
             )
         self.stdout.write(self.style.SUCCESS("Done."))
