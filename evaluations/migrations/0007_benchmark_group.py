@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evaluations', '0003_score_values_in_rankable_range'),
+        ('evaluations', '0006_job_lease_seconds'),
     ]
 
     operations = [
