@@ -153,7 +153,8 @@ class LmEvalImportView(ApiMixin, APIView):
             "Import lm-evaluation-harness result files (0.3 or 0.4) as `manage.py import_lm_eval` does: the same "
             "inference of model, training, step and benchmarks, the same overrides, the same idempotency. All or "
             "nothing: if any file is refused, nothing is kept and `errors` says why, by file index. "
-            "Needs evaluations.add_evaluation."
+            "Needs evaluations.add_evaluation; a file naming new benchmarks or metrics also needs "
+            "evaluations.add_benchmark / evaluations.add_metric."
         ),
     )
     def post(self, request):
