@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from .models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Score, Tag, Training
-from .results import ScoreValue, fingerprint, stored_config
+from .results import refingerprint, stored_config
 
 admin.site.site_header = "Leaderboard administration"
 admin.site.site_title = "Leaderboard administration"
@@ -393,11 +393,4 @@ class EvaluationAdmin(admin.ModelAdmin):
     ) -> None:
         super().save_related(request, form, formsets, change)
         if any(isinstance(formset, ScoreFormSet) and formset.has_changed() for formset in formsets):
-            # The fingerprint recognises the same results arriving twice, so it follows the scores as edited here.
-            evaluation = form.instance
-            scores = {
-                score.metric: ScoreValue(score.value, score.stderr)
-                for score in evaluation.scores.select_related("metric")
-            }
-            evaluation.fingerprint = fingerprint(scores) if scores else ""
-            evaluation.save(update_fields=["fingerprint"])
+            refingerprint(form.instance)

@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from .current import refresh_current_scores
-from .models import Checkpoint, Evaluation, Metric, Score
-from .results import ScoreValue, fingerprint, stored_config, validate_score
+from .models import Evaluation, Metric
+from .results import OtherValuesRecorded, Result, ScoreValue, complete_evaluation
 
 PENDING = Evaluation.Status.PENDING
 RUNNING = Evaluation.Status.RUNNING
@@ -143,7 +141,7 @@ def heartbeat(job_id: int, token: uuid.UUID, *, lease_seconds: int | None = None
 
 def leased(job_id: int, token: uuid.UUID) -> Evaluation:
     """The job, if it is running under `token` (or was completed under it); raises LeaseError or DoesNotExist."""
-    job = Evaluation.objects.select_related("benchmark").filter(pk=job_id).first()
+    job = Evaluation.objects.select_related("checkpoint", "benchmark").filter(pk=job_id).first()
     if job is None:
         raise Evaluation.DoesNotExist(f"No evaluation {job_id}.")
     if job.lease_token != token or job.status not in (RUNNING, SUCCEEDED):
@@ -169,42 +167,24 @@ def complete(
     """
     Evaluation.objects.select_for_update().filter(pk=job_id).first()
     job = leased(job_id, token)
-    if connection.features.has_select_for_update:
-        # This rewrites the checkpoint's current scores; results posted for it at the same moment take the same lock
-        # (record_results), so the two rewrites follow one another instead of colliding on the read model.
-        Checkpoint.objects.select_for_update().filter(pk=job.checkpoint_id).first()
-    if not scores:
-        raise ValidationError("No scores.")
-    for metric, score in scores.items():
-        if metric.benchmark_id != job.benchmark_id:
-            raise ValidationError(f"{metric.key} is a metric of another benchmark than this job's.")
-        validate_score(metric.key, score, metric=metric)
-    digest = fingerprint(scores)
-    if job.status == SUCCEEDED:
-        if job.fingerprint == digest:
-            return Completed(job, created=False)
-        raise LeaseError("This job was already completed with other scores: post new results to /results/ instead.")
-    now = timezone.now()
-    fields = {
-        "status": SUCCEEDED,
-        "fingerprint": digest,
-        "harness": harness,
-        "harness_version": harness_version,
-        "run_config": stored_config(config),
-        "started_at": started_at or job.started_at,
-        "finished_at": finished_at or now,
-        "lease_expires_at": None,
-        "error": "",
-    }
-    # A queryset update: saving the instance would refresh the read model before the scores exist.
-    Evaluation.objects.filter(_held(job_id, token)).update(**fields)
-    Score.objects.bulk_create(
-        Score(evaluation_id=job_id, metric=metric, value=float(s.value), stderr=s.stderr)
-        for metric, s in scores.items()
+    result = Result(
+        job.checkpoint,
+        job.benchmark,
+        scores,
+        source=job.source,
+        harness=harness,
+        harness_version=harness_version,
+        config=config,
+        started_at=started_at,
+        finished_at=finished_at,
     )
-    refresh_current_scores([(job.checkpoint_id, job.benchmark_id)])
-    job.refresh_from_db()
-    return Completed(job, created=True)
+    try:
+        recorded = complete_evaluation(job, result, lease_expires_at=None)
+    except OtherValuesRecorded:
+        raise LeaseError(
+            "This job was already completed with other scores: post new results to /results/ instead."
+        ) from None
+    return Completed(recorded.evaluation, created=recorded.created)
 
 
 def fail(job_id: int, token: uuid.UUID, error: str) -> Evaluation:

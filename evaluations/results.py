@@ -1,8 +1,13 @@
-"""The one way results enter the database: the importer, the API and the job queue all call `record_result`."""
+"""The one way results enter the database: the importer, the API, the job queue and the admin all write here.
+
+`record_results` stores new evaluations, `complete_evaluation` turns a job into its result, `refingerprint` follows
+scores edited in the admin. Whether values were already recorded is decided here only, by the fingerprint.
+"""
 
 import hashlib
 import json
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +41,12 @@ class ScoreValue:
 class RecordedResult:
     evaluation: Evaluation
     created: bool
+    # The latest earlier evaluation of the same checkpoint and benchmark, when this one has other values.
+    previous: int | None = None
+
+
+class OtherValuesRecorded(Exception):
+    """The evaluation already succeeded with other values; new values are a new evaluation, not an edit."""
 
 
 def validate_score(key: str, score: ScoreValue, *, metric: Metric | None = None) -> None:
@@ -127,42 +138,44 @@ def record_result(checkpoint: Checkpoint, benchmark: Benchmark, scores: Mapping[
     return record_results([Result(checkpoint, benchmark, scores, **details)])[0]
 
 
+def _checked(result: "Result") -> str:
+    """The fingerprint of the result's scores, once they are known to be fit to store."""
+    if not result.scores:
+        raise ValidationError(f"{result.benchmark.slug}: no scores.")
+    for metric, score in result.scores.items():
+        if metric.benchmark_id != result.benchmark.pk:
+            raise ValidationError(f"{metric.key} is a metric of another benchmark than {result.benchmark.slug}.")
+        validate_score(metric.key, score, metric=metric)
+    return fingerprint(result.scores)
+
+
+def _lock_checkpoints(checkpoint_ids: set[int]) -> None:
+    """Make concurrent writers of the same checkpoints wait for one another (PostgreSQL).
+
+    Each then sees what the other committed, so the same values written twice at once are recorded once, and the
+    read model's rewrites follow one another. Locking in id order keeps two writers from waiting for each other.
+    """
+    if connection.features.has_select_for_update:  # SQLite has no row locks: it lets one writer in at a time
+        list(Checkpoint.objects.select_for_update().filter(pk__in=checkpoint_ids).order_by("pk").values_list("pk"))
+
+
 @transaction.atomic
 def record_results(results: list[Result]) -> list[RecordedResult]:
     """Store many results in a few queries, each one unless the same values were already recorded for it.
 
     A result whose values differ from every earlier one is a new evaluation: the history is kept and the latest
-    succeeded evaluation is the one that counts. The read model is refreshed in the same transaction.
+    succeeded evaluation is the one that counts. The same values twice in one batch are one new evaluation. The
+    read model is refreshed in the same transaction.
     """
-    digests = []
-    for result in results:
-        if not result.scores:
-            raise ValidationError(f"{result.benchmark.slug}: no scores.")
-        for metric, score in result.scores.items():
-            if metric.benchmark_id != result.benchmark.pk:
-                raise ValidationError(f"{metric.key} is a metric of another benchmark than {result.benchmark.slug}.")
-            validate_score(metric.key, score, metric=metric)
-        digests.append(fingerprint(result.scores))
+    digests = [_checked(result) for result in results]
     checkpoint_ids = {result.checkpoint.pk for result in results}
-    if connection.features.has_select_for_update:  # SQLite has no row locks: it lets one writer in at a time
-        # Concurrent writers of the same checkpoints wait here, so that `known` sees what the other one committed:
-        # the same values written twice at once are recorded once. Locking in id order keeps two writers of the same
-        # checkpoints from waiting for each other.
-        list(Checkpoint.objects.select_for_update().filter(pk__in=checkpoint_ids).order_by("pk").values_list("pk"))
-    known = {
-        (e.checkpoint_id, e.benchmark_id, e.fingerprint): e
-        for e in Evaluation.objects.filter(
-            checkpoint__in=checkpoint_ids,
-            benchmark__in={r.benchmark.pk for r in results},
-            status=Evaluation.Status.SUCCEEDED,
-            fingerprint__in=set(digests),
-        )
-    }
+    _lock_checkpoints(checkpoint_ids)
+    history = _history(checkpoint_ids, {result.benchmark.pk for result in results})
     now = timezone.now()
     new: dict[tuple, tuple[Evaluation, Result]] = {}
     for result, digest in zip(results, digests, strict=True):
         key = (result.checkpoint.pk, result.benchmark.pk, digest)
-        if key not in known and key not in new:
+        if digest not in history[key[:2]] and key not in new:
             new[key] = (
                 Evaluation(
                     checkpoint=result.checkpoint,
@@ -189,11 +202,82 @@ def record_results(results: list[Result]) -> list[RecordedResult]:
         for metric, s in result.scores.items()
     )
     refresh_current_scores({(key[0], key[1]) for key in new})
+    # The answers in the batch's order, each new evaluation naming the one it follows.
     outcomes = []
-    first_seen = set()
     for result, digest in zip(results, digests, strict=True):
-        key = (result.checkpoint.pk, result.benchmark.pk, digest)
-        fresh = key in new and key not in first_seen
-        first_seen.add(key)
-        outcomes.append(RecordedResult(new[key][0] if key in new else known[key], created=fresh))
+        pair = (result.checkpoint.pk, result.benchmark.pk)
+        if digest in history[pair]:
+            outcomes.append(RecordedResult(history[pair][digest], created=False))
+            continue
+        previous = max(history[pair].values(), key=_recency, default=None)
+        evaluation = new[(*pair, digest)][0]
+        history[pair][digest] = evaluation
+        outcomes.append(RecordedResult(evaluation, created=True, previous=previous.pk if previous else None))
     return outcomes
+
+
+@transaction.atomic
+def complete_evaluation(job: Evaluation, result: Result, **fields) -> RecordedResult:
+    """The job becomes the succeeded evaluation with the result's scores, and the read model follows.
+
+    A job already succeeded with the same values changes nothing (created=False); with other values it raises
+    OtherValuesRecorded. `fields` are further columns to set, e.g. to end a lease.
+    """
+    digest = _checked(result)
+    _lock_checkpoints({job.checkpoint_id})
+    if job.status == Evaluation.Status.SUCCEEDED:
+        if job.fingerprint == digest:
+            return RecordedResult(job, created=False)
+        raise OtherValuesRecorded(f"Evaluation {job.pk} already succeeded with other scores.")
+    fields |= {
+        "status": Evaluation.Status.SUCCEEDED,
+        "fingerprint": digest,
+        "harness": result.harness,
+        "harness_version": result.harness_version,
+        "run_config": stored_config(result.config),
+        "started_at": result.started_at or job.started_at,
+        "finished_at": result.finished_at or timezone.now(),
+        "error": "",
+    }
+    # A queryset update: saving the instance would refresh the read model before the scores exist.
+    Evaluation.objects.filter(pk=job.pk).update(**fields)
+    Score.objects.bulk_create(
+        Score(evaluation_id=job.pk, metric=metric, value=float(s.value), stderr=s.stderr)
+        for metric, s in result.scores.items()
+    )
+    refresh_current_scores([(job.checkpoint_id, job.benchmark_id)])
+    job.refresh_from_db()
+    return RecordedResult(job, created=True)
+
+
+def refingerprint(evaluation: Evaluation) -> None:
+    """Make the fingerprint follow the evaluation's scores after they were edited (in the admin).
+
+    The fingerprint is how the same results arriving twice are recognised, so it must describe the stored values.
+    """
+    scores = {
+        score.metric: ScoreValue(score.value, score.stderr) for score in evaluation.scores.select_related("metric")
+    }
+    evaluation.fingerprint = fingerprint(scores) if scores else ""
+    evaluation.save(update_fields=["fingerprint"])
+
+
+def _history(checkpoint_ids: set[int], benchmark_ids: set[int]) -> dict[tuple[int, int], dict[str, Evaluation]]:
+    """Succeeded evaluations of these checkpoints on these benchmarks, by (checkpoint, benchmark) and fingerprint.
+
+    Only the columns deciding what is new are loaded: re-importing a file of unchanged results never loads their
+    configs.
+    """
+    found = Evaluation.objects.filter(
+        status=Evaluation.Status.SUCCEEDED, checkpoint_id__in=checkpoint_ids, benchmark_id__in=benchmark_ids
+    ).only("pk", "checkpoint_id", "benchmark_id", "fingerprint", "finished_at", "created_at")
+    history: dict[tuple[int, int], dict[str, Evaluation]] = defaultdict(dict)
+    for evaluation in found:
+        history[(evaluation.checkpoint_id, evaluation.benchmark_id)].setdefault(evaluation.fingerprint, evaluation)
+    return history
+
+
+def _recency(evaluation: Evaluation) -> tuple:
+    """The order in which the latest succeeded evaluation is chosen: newest finish, then the newer row."""
+    finished = evaluation.finished_at
+    return (finished is not None, finished.timestamp() if finished else 0.0, evaluation.pk)

@@ -13,10 +13,11 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from .. import queue
+from ..catalog import metric_specs
 from ..models import Benchmark, Checkpoint, Evaluation
 from ..requests import request_evaluations
 from .errors import Conflict
-from .ingest import Catalog
+from .ingest import catalog_for
 from .payloads import (
     ClaimSerializer,
     CompletionSerializer,
@@ -173,16 +174,9 @@ class EvaluationJobViewSet(EvaluationViewSet):
         data = _validated(CompletionSerializer, request.data)
         with transaction.atomic():
             job = _lease_conflicts(queue.leased, pk, data["lease_token"])
-            catalog = Catalog(request.user, set())
-            known = {metric.key: metric for metric in job.benchmark.metrics.all()}
+            specs = metric_specs(data["metrics"], data["directions"])
             try:
-                by_key = catalog.metrics(
-                    job.benchmark,
-                    known,
-                    data["metrics"],
-                    create=data["create_missing"],
-                    directions=data["directions"],
-                )
+                by_key = catalog_for(request.user).metrics(job.benchmark, specs, create=data["create_missing"])
             except LookupError as error:
                 raise ValidationError({"metrics": [str(error)]}) from None
             scores = {by_key[key]: score for key, score in data["metrics"].items()}

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from ..importers import Importer, Overrides
 from .errors import Conflict
 from .framework import ApiMixin, JSONParser, MultiPartParser
-from .ingest import Submission, SubmissionErrors, record_submissions
+from .ingest import Submission, SubmissionErrors, catalog_for, record_submissions
 from .payloads import BIGINT_MAX, ResultSerializer, StrictCharField, StrictIntegerField, StrictSerializer
 from .permissions import CanAddEvaluations
 
@@ -153,7 +153,8 @@ class LmEvalImportView(ApiMixin, APIView):
             "Import lm-evaluation-harness result files (0.3 or 0.4) as `manage.py import_lm_eval` does: the same "
             "inference of model, training, step and benchmarks, the same overrides, the same idempotency. All or "
             "nothing: if any file is refused, nothing is kept and `errors` says why, by file index. "
-            "Needs evaluations.add_evaluation."
+            "Needs evaluations.add_evaluation; a file naming new benchmarks or metrics also needs "
+            "evaluations.add_benchmark / evaluations.add_metric."
         ),
     )
     def post(self, request):
@@ -164,7 +165,9 @@ class LmEvalImportView(ApiMixin, APIView):
         limit = settings.API_MAX_FILES_PER_UPLOAD
         if len(data["files"]) > limit:
             raise ValidationError({"files": [f"At most {limit} files per upload, got {len(data['files'])}."]})
-        importer = Importer(Overrides(model=data.get("model"), training=data.get("training"), step=data.get("step")))
+        overrides = Overrides(model=data.get("model"), training=data.get("training"), step=data.get("step"))
+        # The same rule as /results/: a token that may not create benchmarks or metrics cannot bring new ones.
+        importer = Importer(overrides, catalog=catalog_for(request.user))
         outcomes = []
         with transaction.atomic():
             for upload in data["files"]:

@@ -22,17 +22,16 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 
-from ..models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily, Training
+# A module, not its names: `catalog` imports `known` from this package, so it may be half-loaded when this runs.
+from .. import catalog as catalogs
+from ..models import Benchmark, Checkpoint, Evaluation, ModelFamily, Training
 from ..results import Result, ScoreValue, fingerprint, record_results, resolve_checkpoint
-from . import known
 from .lm_eval import (
     HARNESS,
     NO_OVERRIDES,
     InvalidResultFile,
     Overrides,
     ParsedFile,
-    ParsedMetric,
-    ParsedTask,
     parse_document,
 )
 
@@ -91,67 +90,15 @@ class _Landed:
     origin: str
 
 
-class Catalog:
-    """Benchmarks and their metrics by identity, fetched or created once per import run instead of once per task."""
-
-    def __init__(self) -> None:
-        self._benchmarks: dict[tuple[str, int, str], tuple[Benchmark, dict[str, Metric]]] = {}
-
-    def resolve(self, task: ParsedTask) -> tuple[Benchmark, dict[str, Metric]]:
-        """The task's benchmark and its metrics by key, creating whatever is new (see `known` for the defaults)."""
-        identity = (task.task, task.num_fewshot, task.version)
-        if identity not in self._benchmarks:
-            benchmark, _ = Benchmark.objects.get_or_create(
-                slug=task.task,
-                num_fewshot=task.num_fewshot,
-                version=task.version,
-                defaults={"name": task.task, "category": known.category_of(task.task)},
-            )
-            self._benchmarks[identity] = benchmark, {metric.key: metric for metric in benchmark.metrics.all()}
-        benchmark, metrics = self._benchmarks[identity]
-        if new := [metric for metric in task.metrics if metric.key not in metrics]:
-            metrics.update(
-                self._create_metrics(
-                    benchmark, task.task, new, has_primary=any(metric.is_primary for metric in metrics.values())
-                )
-            )
-        return benchmark, metrics
-
-    def forget(self) -> None:
-        """Drop everything cached: after a rollback, rows created during the failed file are gone."""
-        self._benchmarks.clear()
-
-    @staticmethod
-    def _create_metrics(
-        benchmark: Benchmark, task: str, parsed: list[ParsedMetric], *, has_primary: bool
-    ) -> dict[str, Metric]:
-        directions = {metric.key: known.direction_of(metric.name, metric.higher_is_better) for metric in parsed}
-        primary = None
-        if not has_primary:
-            # min() keeps the first of equals: the file's order breaks ties.
-            primary = min(parsed, key=lambda metric: known.primary_order(metric.name, directions[metric.key])).key
-        created = {}
-        for metric in parsed:
-            created[metric.key], _ = Metric.objects.get_or_create(
-                benchmark=benchmark,
-                key=metric.key,
-                defaults={
-                    "direction": directions[metric.key],
-                    "is_primary": metric.key == primary,
-                    "baseline": known.baseline_of(task, metric.name),
-                    "lower_bound": known.bounds_of(metric.name)[0],
-                    "upper_bound": known.bounds_of(metric.name)[1],
-                },
-            )
-        return created
-
-
 class Importer:
-    """One import run: files share the cached benchmarks and metrics; each file is written whole or not at all."""
+    """One import run: files share the cached benchmarks and metrics; each file is written whole or not at all.
 
-    def __init__(self, overrides: Overrides = NO_OVERRIDES) -> None:
+    `catalog` says whether the run may create the benchmarks and metrics it has not seen (by default it may).
+    """
+
+    def __init__(self, overrides: Overrides = NO_OVERRIDES, *, catalog: "catalogs.Catalog | None" = None) -> None:
         self.overrides = overrides
-        self.catalog = Catalog()
+        self.catalog = catalog or catalogs.Catalog()
         # What each file of this run wrote, by (checkpoint, benchmark): the check that nothing merges silently.
         self.landed: dict[tuple[int, int], _Landed] = {}
 
@@ -186,6 +133,8 @@ class Importer:
             reason, conflict = str(error), True
         except ValidationError as error:
             reason = " ".join(error.messages)
+        except LookupError as error:
+            reason = str(error)
         except (IntegrityError, DataError) as error:
             reason = f"the database refused it: {error}".strip()
         # The rollback removed what this file created; the cache must not hand those rows to the next file.
@@ -195,25 +144,17 @@ class Importer:
     def _write(self, parsed: ParsedFile, origin: str) -> tuple[FileOutcome, dict[tuple[int, int], _Landed]]:
         checkpoint = self._checkpoint(parsed)
         outcome = FileOutcome(origin, checkpoint=checkpoint)
-        # The check record_results makes, on (benchmark, fingerprint) pairs only: unchanged results are never loaded
-        # as whole evaluations with their configs, so re-importing a file costs about one query.
-        recorded = set(
-            Evaluation.objects.filter(checkpoint=checkpoint, status=Evaluation.Status.SUCCEEDED).values_list(
-                "benchmark_id", "fingerprint"
-            )
-        )
         pending = []
         landed = {}
         for task in parsed.tasks:
-            benchmark, metrics = self.catalog.resolve(task)
+            benchmark = self.catalog.benchmark((task.task, task.num_fewshot, task.version))
+            specs = [catalogs.MetricSpec(metric.key, metric.higher_is_better) for metric in task.metrics]
+            metrics = self.catalog.metrics(benchmark, specs)
             _fill_group(benchmark, task.group)
             scores = {metrics[metric.key]: ScoreValue(metric.value, metric.stderr) for metric in task.metrics}
             here = _Landed(fingerprint(scores), parsed.model_args, origin)
             self._check_conflict(checkpoint, benchmark, here)
             landed[checkpoint.pk, benchmark.pk] = here
-            if (benchmark.pk, here.fingerprint) in recorded:
-                outcome.unchanged += 1
-                continue
             pending.append(
                 Result(
                     checkpoint,

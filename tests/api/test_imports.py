@@ -5,7 +5,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from evaluations.models import Benchmark, Checkpoint, Evaluation
+from evaluations.models import Benchmark, Checkpoint, Evaluation, Metric, ModelFamily
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +31,8 @@ def upload(name: str, document) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/json")
 
 
-def test_an_uploaded_file_is_imported_with_the_importers_inference(writer):
-    response = writer.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
+def test_an_uploaded_file_is_imported_with_the_importers_inference(creator):
+    response = creator.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["created"], body["unchanged"]) == (1, 0)
@@ -45,18 +46,18 @@ def test_an_uploaded_file_is_imported_with_the_importers_inference(writer):
     assert (evaluation.source, evaluation.benchmark.slug, evaluation.benchmark.version) == ("import", "arc_easy", "1.0")
 
 
-def test_uploading_the_same_file_again_changes_nothing(writer):
-    assert writer.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart").status_code == 201
-    again = writer.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
+def test_uploading_the_same_file_again_changes_nothing(creator):
+    assert creator.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart").status_code == 201
+    again = creator.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
     assert again.status_code == 200
     assert (again.json()["created"], again.json()["unchanged"]) == (0, 1)
     assert Evaluation.objects.count() == 1
 
 
-def test_several_files_and_overrides_in_one_upload(writer):
+def test_several_files_and_overrides_in_one_upload(creator):
     files = [upload("a.json", lm_eval_file(acc=0.5)), upload("b.json", lm_eval_file(acc=0.6, revision="main"))]
     body = {"files": files, "model": "mine", "training": "mine-run", "step": 77}
-    response = writer.post(URL, body, format="multipart")
+    response = creator.post(URL, body, format="multipart")
     assert response.status_code == 201, response.json()
     assert [f["name"] for f in response.json()["files"]] == ["a.json", "b.json"]
     assert set(Checkpoint.objects.values_list("training__model__name", "training__name", "step")) == {
@@ -65,20 +66,20 @@ def test_several_files_and_overrides_in_one_upload(writer):
     assert Evaluation.objects.count() == 2
 
 
-def test_a_json_body_carries_documents(writer):
+def test_a_json_body_carries_documents(creator):
     body = {"files": [{"name": "run.json", "content": lm_eval_file()}], "step": 5}
-    response = writer.post(URL, body, format="json")
+    response = creator.post(URL, body, format="json")
     assert response.status_code == 201, response.json()
     assert Checkpoint.objects.get().step == 5
 
 
-def test_one_bad_file_refuses_the_upload_with_a_per_file_error(writer):
+def test_one_bad_file_refuses_the_upload_with_a_per_file_error(creator):
     files = [
         upload("good.json", lm_eval_file()),
         upload("bad.json", {"results": {}}),
         upload("broken.json", b"{not json"),
     ]
-    response = writer.post(URL, {"files": files}, format="multipart")
+    response = creator.post(URL, {"files": files}, format="multipart")
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert [(e["index"], e["field"]) for e in errors] == [(1, "files"), (2, "files")]
@@ -88,12 +89,12 @@ def test_one_bad_file_refuses_the_upload_with_a_per_file_error(writer):
     assert not Benchmark.objects.exists()
 
 
-def test_a_revision_without_a_step_is_refused_unless_a_step_is_given(writer):
+def test_a_revision_without_a_step_is_refused_unless_a_step_is_given(creator):
     document = lm_eval_file(revision="a1b2c3")
-    refused = writer.post(URL, {"files": [{"name": "x.json", "content": document}]}, format="json")
+    refused = creator.post(URL, {"files": [{"name": "x.json", "content": document}]}, format="json")
     assert refused.status_code == 400
     assert "names no training step" in refused.json()["errors"][0]["message"]
-    accepted = writer.post(URL, {"files": [{"name": "x.json", "content": document}], "step": 3}, format="json")
+    accepted = creator.post(URL, {"files": [{"name": "x.json", "content": document}], "step": 3}, format="json")
     assert accepted.status_code == 201
 
 
@@ -126,7 +127,26 @@ def test_importing_needs_a_token_with_the_add_permission(anonymous, reader, staf
     assert staff.post(URL, body, format="json").status_code == 201
 
 
-def test_an_uploaded_result_shows_up_in_the_api(writer, anonymous):
-    writer.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
+def test_an_uploaded_result_shows_up_in_the_api(creator, anonymous):
+    creator.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
     rows = anonymous.get("/api/v1/evaluations/").json()["results"]
     assert [(row["benchmark"]["slug"], row["step"]) for row in rows] == [("arc_easy", 1000)]
+
+
+def test_a_token_that_may_not_create_benchmarks_cannot_upload_a_new_one(writer):
+    response = writer.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert "Unknown benchmark 'arc_easy'" in error["message"]
+    assert "may not create benchmarks" in error["message"]
+    assert (Benchmark.objects.count(), Metric.objects.count(), Evaluation.objects.count()) == (0, 0, 0)
+    assert not ModelFamily.objects.exists()
+
+
+def test_a_token_that_may_not_create_metrics_cannot_upload_a_new_one(writer):
+    arc = factories.benchmark(slug="arc_easy", version="1.0")
+    factories.metric(benchmark=arc, key="acc")
+    response = writer.post(URL, {"files": [upload("a.json", lm_eval_file())]}, format="multipart")
+    assert response.status_code == 400
+    assert "Unknown metric(s) of arc_easy: acc_norm;" in response.json()["errors"][0]["message"]
+    assert (Metric.objects.count(), Evaluation.objects.count()) == (1, 0)

@@ -10,7 +10,7 @@ from django.db import connection
 from evaluations.current import current_score_drift
 from evaluations.models import Benchmark, Checkpoint, CurrentScore, Evaluation, Metric, ModelFamily, Score, Training
 from tests import factories
-from tests.api.conftest import WRITE, client_for
+from tests.api.conftest import CREATE_CATALOG, WRITE, client_for
 from tests.api.test_imports import lm_eval_file
 from tests.threads import at_once
 
@@ -38,7 +38,7 @@ def upload(client, body: dict) -> list[int]:
 
 def upload_at_once(body: dict) -> list[int]:
     """The final status of each client's upload."""
-    clients = [client_for(factories.user(perms=(WRITE,))) for _ in range(CLIENTS)]
+    clients = [client_for(factories.user(perms=(WRITE, *CREATE_CATALOG))) for _ in range(CLIENTS)]
     histories = at_once(*(lambda client=client: upload(client, body) for client in clients))
     return [history[-1] for history in histories]
 
@@ -69,7 +69,7 @@ def test_a_new_models_results_uploaded_at_once_are_recorded_once():
 
 
 def test_new_values_for_a_known_checkpoint_uploaded_at_once_are_one_new_evaluation():
-    writer = client_for(factories.user(perms=(WRITE,)))
+    writer = client_for(factories.user(perms=(WRITE, *CREATE_CATALOG)))
     assert upload(writer, {"files": [{"name": "old.json", "content": lm_eval_file(acc=0.4)}]}) == [201]
     body = {"files": [{"name": "new.json", "content": lm_eval_file(acc=0.6)}]}
 
@@ -91,9 +91,9 @@ def test_new_values_for_known_checkpoints_uploaded_in_opposite_orders_at_once_ar
             for step in (1000, 2000, 3000)
         ]
 
-    writer = client_for(factories.user(perms=(WRITE,)))
+    writer = client_for(factories.user(perms=(WRITE, *CREATE_CATALOG)))
     assert upload(writer, {"files": files(0.1)}) == [201]
-    clients = [client_for(factories.user(perms=(WRITE,))) for _ in range(CLIENTS)]
+    clients = [client_for(factories.user(perms=(WRITE, *CREATE_CATALOG))) for _ in range(CLIENTS)]
     bodies = [{"files": files(0.5) if index % 2 else files(0.5)[::-1]} for index in range(CLIENTS)]
 
     histories = at_once(*(lambda c=c, b=b: upload(c, b) for c, b in zip(clients, bodies, strict=True)))

@@ -22,7 +22,7 @@ from evaluations.models import (
 )
 from rankings.models import Leaderboard, LeaderboardMetric
 from tests import factories
-from tests.api.conftest import RUN_JOBS, WRITE, client_for
+from tests.api.conftest import CREATE_CATALOG, RUN_JOBS, WRITE, client_for
 from tests.api.test_imports import lm_eval_file
 from tests.web.test_leaderboard_cache import ROW
 
@@ -45,7 +45,7 @@ def assert_unavailable(response) -> None:
 
 @pytest.fixture
 def writer():
-    return client_for(factories.user(perms=(WRITE,)))
+    return client_for(factories.user(perms=(WRITE, *CREATE_CATALOG)))
 
 
 def test_results_are_all_or_nothing_when_the_database_is_lost_and_a_retry_records_them_once(writer, lose_database):
