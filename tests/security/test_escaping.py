@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -253,3 +254,17 @@ def test_the_csv_comment_line_never_puts_a_name_or_filter_at_the_start_of_a_cell
         assert [cell for cell in cells if cell.startswith(FORMULA_PREFIXES)] == []
     settings = json.loads(comment.removeprefix("# "))
     assert (settings["leaderboard"], settings["filters"]["q"]) == ("Main;=1+1", "x,=1+1 ,+2")
+
+
+def test_a_right_to_left_override_in_a_name_cannot_reorder_the_page_around_it(client):
+    """U+202E in a training name would flip the status badge and the text after it into the name ("exe.png")."""
+    name = "evil\u202egnp.exe"
+    training = factories.checkpoint(training_name=name).training
+    page = client.get(training.get_absolute_url()).content.decode()
+    assert f"<h1><bdi>{name}</bdi> <span" in page
+    assert f'<li aria-current="page"><bdi>{name}</bdi></li>' in page
+    model_page = client.get(training.model.get_absolute_url()).content.decode()
+    assert f"<h1><bdi>{training.model.name}</bdi></h1>" in model_page
+    # Links and cells, where names appear everywhere else, are isolated by the stylesheet.
+    stylesheet = (settings.BASE_DIR / "static" / "css" / "site.css").read_text()
+    assert "a, td, th, dd, bdi {\n  unicode-bidi: isolate;" in stylesheet

@@ -119,7 +119,8 @@ def test_progress_lists_the_records_over_time(client, runs):
 def test_the_home_page_shows_public_leaderboards_with_their_top_rows(client, runs):
     Leaderboard.objects.create(name="Hidden", slug="hidden", is_public=False)
     response = client.get("/")
-    ((board, rows),) = response.context["leaderboards"]
+    ((board, error, rows),) = response.context["leaderboards"]
+    assert error is None
     assert board.slug == "board"
     assert [(row.training.name, row.step, row.rank) for row in rows] == [("run-b", 100, 1), ("run-a", 200, 2)]
     assert "Hidden" not in response.content.decode()
