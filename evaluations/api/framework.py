@@ -31,9 +31,8 @@ def check_size(parser_context: dict | None) -> None:
 
 
 def check_values(data: object, path: tuple = ()) -> None:
-    """Refuse, naming where: NUL characters and lone surrogates in any string or key, numbers too large for a float
-    (`1e400` parses as infinity, which JSON cannot store), and nesting deeper than MAX_DEPTH (iteratively: no
-    recursion). `path` is where `data` sits in the request, for the messages."""
+    """Refuse, naming where: NUL characters and lone surrogates in any string or key, and nesting deeper than
+    MAX_DEPTH (iteratively: no recursion). `path` is where `data` sits in the request, for the messages."""
     stack = [(data, path)]
     while stack:
         value, path = stack.pop()
@@ -41,8 +40,6 @@ def check_values(data: object, path: tuple = ()) -> None:
             raise exceptions.ParseError(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
         if isinstance(value, str):
             check_text(value, path)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise field_error(path, "Numbers must be finite: this one is too large for a 64-bit float.")
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str):
@@ -50,6 +47,24 @@ def check_values(data: object, path: tuple = ()) -> None:
                 stack.append((item, (*path, key)))
         elif isinstance(value, list):
             stack.extend((item, (*path, index)) for index, item in enumerate(value))
+
+
+NON_FINITE = "Numbers must be finite: 1e400 reads as infinity, and NaN and Infinity are not JSON."
+
+
+def check_finite(data: object, path: tuple = ()) -> None:
+    """Refuse, naming where, a number that parsed as infinity (`1e400`): stored JSON cannot hold one (PostgreSQL
+    refuses it, SQLite's JSON functions fail on it). For free-form JSON (configs, result files); scores are numbers
+    already checked by their own field."""
+    stack = [(data, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise field_error(where, NON_FINITE)
+        if isinstance(value, dict):
+            stack.extend((item, (*where, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*where, index)) for index, item in enumerate(value))
 
 
 def check_text(text: str, path: tuple) -> None:

@@ -12,9 +12,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..importers import Importer, Overrides
+from ..importers import FileOutcome, Importer, Overrides
 from .errors import Conflict
-from .framework import ApiMixin, JSONParser, MultiPartParser, check_values
+from .framework import ApiMixin, JSONParser, MultiPartParser, check_finite, check_values
 from .ingest import Submission, SubmissionErrors, record_submissions
 from .payloads import BIGINT_MAX, ResultSerializer, StrictCharField, StrictIntegerField, StrictSerializer
 from .permissions import CanAddEvaluations
@@ -180,8 +180,11 @@ class LmEvalImportView(ApiMixin, APIView):
         importer = Importer(Overrides(model=data.get("model"), training=data.get("training"), step=data.get("step")))
         outcomes = []
         with transaction.atomic():
-            for name, document in documents:
-                outcomes.append(importer.import_document(document, origin=name))
+            for name, document, unreadable in documents:
+                if unreadable:
+                    outcomes.append(FileOutcome(name, error=unreadable))
+                else:
+                    outcomes.append(importer.import_document(document, origin=name))
             if failed := {i: {"files": [f"{o.origin}: {o.error}"]} for i, o in enumerate(outcomes) if not o.ok}:
                 transaction.set_rollback(True)
         if failed:
@@ -201,9 +204,10 @@ class LmEvalImportView(ApiMixin, APIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _checked_documents(files: list, *, multipart: bool) -> list[tuple[str, object]]:
-    """Each file's name and parsed document, refused before anything is written when one cannot be stored or has
-    more tasks than the limits allow: the import of 100,000 tasks in one request held its transaction for minutes."""
+def _checked_documents(files: list, *, multipart: bool) -> list[tuple[str, object, str]]:
+    """Each file's name, parsed document and why it is not JSON (reported with the other files' errors). The request
+    is refused before anything is written when a file holds text no database can store or more tasks than the
+    limits allow: the import of 100,000 tasks in one request held its transaction for minutes."""
     per_file, per_upload = settings.API_MAX_TASKS_PER_FILE, settings.API_MAX_TASKS_PER_UPLOAD
     documents, total = [], 0
     for index, upload in enumerate(files):
@@ -212,11 +216,13 @@ def _checked_documents(files: list, *, multipart: bool) -> list[tuple[str, objec
             try:
                 document = json.loads(upload.read())
             except (ValueError, RecursionError) as error:
-                raise ValidationError({index: {"files": [f"{name}: not valid JSON: {error}."]}}) from None
+                documents.append((name, None, f"not valid JSON: {error}."))
+                continue
             # A JSON body was checked by its parser; an uploaded file is JSON only from here on.
             check_values(document, ("files", index, "content"))
         else:
             name, document = upload["name"], upload["content"]
+        check_finite(document, ("files", index, "content"))
         tasks = document.get("results") if isinstance(document, dict) else None
         count = len(tasks) if isinstance(tasks, dict) else 0
         if count > per_file:
@@ -226,5 +232,5 @@ def _checked_documents(files: list, *, multipart: bool) -> list[tuple[str, objec
         if total > per_upload:
             message = f"More than the limit of {per_upload} tasks per upload (file {name} reaches {total}): split it."
             raise ValidationError({index: {"files": [message]}})
-        documents.append((name, document))
+        documents.append((name, document, ""))
     return documents
