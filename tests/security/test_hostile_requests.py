@@ -50,7 +50,6 @@ def test_a_date_filter_with_a_real_offset_still_filters(world):
         ({"config": {"seed": "\udfff"}}, "config.seed"),
         ({"config": {"\ud800key": 1}}, "config.\ufffdkey"),
         ({"config": {"nested": ["ok", {"deep": "a\ud83d"}]}}, "config.nested.1.deep"),
-        ({"harness": "lm\ud800eval"}, "harness"),
     ],
 )
 def test_a_lone_surrogate_anywhere_in_a_result_is_a_400_naming_the_field(world, fields, named):
@@ -120,7 +119,7 @@ def test_an_upload_with_more_tasks_in_all_than_the_limit_is_refused(world, setti
 
 def test_too_many_files_are_refused_before_any_is_read(world, settings):
     settings.API_MAX_FILES_PER_UPLOAD = 1
-    body = json.dumps({"files": [{"name": "a.json", "content": "not even a document"}] * 2})
+    body = json.dumps({"files": [{"content": "no name, not even a document"}] * 2})
     response = api_client("writer").post(IMPORT, body, content_type="application/json")
     assert refused(response) == ["files"]
     assert "At most 1 files per upload, got 2" in response.json()["detail"]
