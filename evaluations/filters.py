@@ -1,18 +1,40 @@
 """Filters of the coverage matrix (its rows and its columns) and of the job queue."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
-from django_filters.fields import ModelChoiceField
+from django_filters.fields import IsoDateTimeField, ModelChoiceField
 
 from .models import Benchmark, Checkpoint, Evaluation, ModelFamily, Training
 
 UNCATEGORISED = "-"
 # The queue's default view keeps finished jobs this long; older ones are a filter away.
 RECENT = timedelta(days=7)
+# PostgreSQL's limit for a time-zone offset; Python accepts up to ±23:59 (real zones span -12:00 to +14:00).
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
+class OffsetDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time the databases can compare with, in UTC: an offset beyond ±15:59 fails on
+    PostgreSQL, a time past 9999-12-31 in UTC on SQLite."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        if abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+            raise forms.ValidationError("The time-zone offset must be between -15:59 and +15:59.", code="invalid")
+        try:  # 9999-12-31T23:00-15:00 is past the last datetime once in UTC, as the databases compare it
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("The date and time is out of range in UTC.", code="invalid") from None
+
+
+class OffsetDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = OffsetDateTimeField
 
 
 class TrainingChoiceField(ModelChoiceField):

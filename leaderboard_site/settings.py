@@ -140,6 +140,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "leaderboard_site.middleware.LengthRequiredMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -298,6 +299,10 @@ def env_rate(name: str, default: str) -> str | None:
 API_ANONYMOUS_READ = env_bool("API_ANONYMOUS_READ", True)
 API_MAX_RESULTS_PER_REQUEST = env_int("API_MAX_RESULTS_PER_REQUEST", 1000)
 API_MAX_FILES_PER_UPLOAD = env_int("API_MAX_FILES_PER_UPLOAD", 50)
+# Tasks (entries of a file's `results`) per lm-eval file and per upload: one upload of 100,000 tasks held its
+# transaction, and the pages waiting on it, for 16 minutes. Importing takes roughly 10 ms per task.
+API_MAX_TASKS_PER_FILE = env_int("API_MAX_TASKS_PER_FILE", 1000)
+API_MAX_TASKS_PER_UPLOAD = env_int("API_MAX_TASKS_PER_UPLOAD", 2000)
 # Request bodies above this many bytes are refused with a 413, uploads included.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)

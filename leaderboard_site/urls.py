@@ -19,3 +19,6 @@ urlpatterns = [
     # Probed by load balancers over plain HTTP too: exempt from the HTTPS redirect (SECURE_REDIRECT_EXEMPT).
     path("healthz", health.healthz, name="healthz"),
 ]
+
+# Unhandled exceptions under /api/ answer JSON like every other API error; the pages keep templates/500.html.
+handler500 = "evaluations.api.errors.server_error"

@@ -147,3 +147,17 @@ def test_gunicorn_writes_one_json_object_per_access_line(gunicorn):
     assert isinstance(access[0]["duration_ms"], int)
     errors = [json.loads(line) for line in (tmp_path / "gunicorn.err").read_text().splitlines()]
     assert any(line["message"].startswith("Listening at: http://127.0.0.1:") for line in errors)
+
+
+def test_gunicorn_refuses_a_chunked_body_with_a_411_instead_of_losing_it(gunicorn):
+    port, _ = gunicorn
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = iter([b'{"model": "m", ', b'"training": "t"}'])  # an iterable body is sent chunked
+    headers = {"Host": "127.0.0.1", "Connection": "close", "Content-Type": "application/json"}
+    headers["X-Forwarded-Proto"] = "https"
+    connection.request("POST", "/api/v1/results/", body=body, headers=headers, encode_chunked=True)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert response.status == 411
+    assert answer["code"] == "length_required"

@@ -14,7 +14,8 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 
@@ -115,3 +116,12 @@ def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     """Unknown paths under /api/ answer JSON, not the site's HTML 404 page."""
     hint = "" if request.path.endswith("/") else " API paths end with a slash."
     return JsonResponse({"detail": f"No API endpoint at {request.path}.{hint}", "code": "not_found"}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """An unhandled exception (handler500) answers JSON under /api/, with nothing of the exception in it: its
+    message may carry SQL or values, and the log has the traceback."""
+    if request.path.startswith("/api/"):
+        detail = "The server failed to handle the request; the error has been logged."
+        return JsonResponse({"detail": detail, "code": "server_error"}, status=500)
+    return defaults.server_error(request)

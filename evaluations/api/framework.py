@@ -1,5 +1,9 @@
 """What every API view shares: bounded and checked request bodies, page-number pagination with stable ordering,
-and the refusal of NUL characters (PostgreSQL cannot store or compare them; they would be a 500 there)."""
+and the refusal of text no database can store: NUL characters (PostgreSQL cannot store or compare them) and lone
+surrogates (`"\\ud800"` in JSON: no UTF-8 encoding exists, so every driver fails on them), in any key or value."""
+
+import math
+import re
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
@@ -10,6 +14,7 @@ from .errors import RequestTooLarge
 
 # JSON nested deeper than this is refused: nothing we accept needs more, and deep nesting costs recursion.
 MAX_DEPTH = 64
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_size(parser_context: dict | None) -> None:
@@ -25,29 +30,60 @@ def check_size(parser_context: dict | None) -> None:
         raise RequestTooLarge(f"The request body is larger than the limit of {limit} bytes.")
 
 
-def check_values(data: object) -> None:
-    """Refuse NUL characters in any string or key, naming where, and nesting deeper than MAX_DEPTH (iteratively: no
-    recursion)."""
-    stack = [(data, ())]
+def check_values(data: object, path: tuple = ()) -> None:
+    """Refuse, naming where: NUL characters and lone surrogates in any string or key, and nesting deeper than
+    MAX_DEPTH (iteratively: no recursion). `path` is where `data` sits in the request, for the messages."""
+    stack = [(data, path)]
     while stack:
         value, path = stack.pop()
         if len(path) >= MAX_DEPTH:
             raise exceptions.ParseError(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
         if isinstance(value, str):
-            if "\x00" in value:
-                raise nul_error(path)
+            check_text(value, path)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(key, str) and "\x00" in key:
-                    raise nul_error((*path, key.replace("\x00", "")))
+                if isinstance(key, str):
+                    check_text(key, (*path, printable(key)))
                 stack.append((item, (*path, key)))
         elif isinstance(value, list):
             stack.extend((item, (*path, index)) for index, item in enumerate(value))
 
 
-def nul_error(path: tuple) -> exceptions.ValidationError:
-    """A 400 naming the field holding the NUL (and the item, in a list body), like any other invalid value."""
-    detail: list | dict = ["Text may not contain NUL (\\u0000) characters."]
+NON_FINITE = "Numbers must be finite: 1e400 reads as infinity, and NaN and Infinity are not JSON."
+
+
+def check_finite(data: object, path: tuple = ()) -> None:
+    """Refuse, naming where, a number that parsed as infinity (`1e400`): stored JSON cannot hold one (PostgreSQL
+    refuses it, SQLite's JSON functions fail on it). For free-form JSON (configs, result files); scores are numbers
+    already checked by their own field."""
+    stack = [(data, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise field_error(where, NON_FINITE)
+        if isinstance(value, dict):
+            stack.extend((item, (*where, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*where, index)) for index, item in enumerate(value))
+
+
+def check_text(text: str, path: tuple) -> None:
+    if "\x00" in text:
+        raise field_error(path, "Text may not contain NUL (\\u0000) characters.")
+    if found := SURROGATE.search(text):
+        raise field_error(
+            path, f"Text may not contain lone surrogates (U+{ord(found.group()):04X}): encode it as UTF-8."
+        )
+
+
+def printable(text: str) -> str:
+    """`text` without the characters that make it unusable, to name it in a message that must itself be JSON."""
+    return SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
+def field_error(path: tuple, message: str) -> exceptions.ValidationError:
+    """A 400 naming the field (and the item, in a list body), like any other invalid value."""
+    detail: list | dict = [message]
     for part in reversed(path):
         detail = {part: detail}
     return exceptions.ValidationError(detail)
@@ -80,7 +116,7 @@ class MultiPartParser(parsers.MultiPartParser):
 def reject_nul_in_query(request) -> None:
     for key, values in request.query_params.lists():
         if "\x00" in key or any("\x00" in value for value in values):
-            raise exceptions.ValidationError({key.replace("\x00", ""): ["NUL characters are not allowed."]})
+            raise exceptions.ValidationError({printable(key): ["NUL characters are not allowed."]})
 
 
 class ApiMixin:

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from ..models import Metric
 from ..queue import MAX_LEASE_SECONDS
 from ..results import ScoreValue, validate_score
+from .framework import check_finite
 
 MAX_METRICS = 500
 BIGINT_MAX = 2**63 - 1
@@ -76,6 +77,7 @@ class ObjectField(serializers.JSONField):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError(f"Expected an object, got {_kind(data)}.")
+        check_finite(data)
         return data
 
 

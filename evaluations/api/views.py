@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Prefetch, Q
 from rest_framework import viewsets
 
+from ..filters import OffsetDateTimeFilter
 from ..models import Benchmark, Checkpoint, Evaluation, ModelFamily, Score, Tag, Training
 from . import serializers
 from .framework import ApiMixin
@@ -69,8 +70,8 @@ class EvaluationFilter(django_filters.FilterSet):
     model = django_filters.ModelChoiceFilter(
         field_name="checkpoint__training__model", queryset=ModelFamily.objects.all()
     )
-    finished_after = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="gte")
-    finished_before = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="lt")
+    finished_after = OffsetDateTimeFilter(field_name="finished_at", lookup_expr="gte")
+    finished_before = OffsetDateTimeFilter(field_name="finished_at", lookup_expr="lt")
 
     class Meta:
         model = Evaluation

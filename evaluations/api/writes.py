@@ -1,6 +1,9 @@
 """Results in: `POST /results/` (one result or a list, all or nothing) and `POST /imports/lm-eval/` (result files
 through the same importer as `manage.py import_lm_eval`)."""
 
+import json
+import logging
+
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
@@ -9,12 +12,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..importers import Importer, Overrides
+from ..importers import FileOutcome, Importer, Overrides
 from .errors import Conflict
-from .framework import ApiMixin, JSONParser, MultiPartParser
+from .framework import ApiMixin, JSONParser, MultiPartParser, check_finite, check_values
 from .ingest import Submission, SubmissionErrors, catalog_for, record_submissions
 from .payloads import BIGINT_MAX, ResultSerializer, StrictCharField, StrictIntegerField, StrictSerializer
 from .permissions import CanAddEvaluations
+
+logger = logging.getLogger(__name__)
 
 
 class RecordedSerializer(serializers.Serializer):
@@ -85,8 +90,10 @@ class ResultsView(ApiMixin, APIView):
             recorded = record_submissions(submissions, user=request.user)
         except SubmissionErrors as error:
             raise ValidationError(error.errors) from None
-        except DataError as error:
-            raise ValidationError([f"The database refused a value: {error}".strip()]) from None
+        except DataError:
+            # What validation missed; the database's own message names SQL and values, so it stays in the log.
+            logger.exception("The database refused a posted result")
+            raise ValidationError(["The database refused a value of the request."]) from None
         except IntegrityError:
             raise Conflict("Another request wrote the same rows at the same time: send it again.") from None
         rows = [
@@ -159,23 +166,28 @@ class LmEvalImportView(ApiMixin, APIView):
     )
     def post(self, request):
         multipart = request.content_type.startswith("multipart/")
+        limit = settings.API_MAX_FILES_PER_UPLOAD
+        # Counted before any file is validated or parsed.
+        if multipart:
+            sent = request.data.getlist("files")
+        else:
+            sent = request.data.get("files") if isinstance(request.data, dict) else None
+        if isinstance(sent, list) and len(sent) > limit:
+            raise ValidationError({"files": [f"At most {limit} files per upload, got {len(sent)}: split the upload."]})
         serializer = (MultipartImportSerializer if multipart else JsonImportSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        limit = settings.API_MAX_FILES_PER_UPLOAD
-        if len(data["files"]) > limit:
-            raise ValidationError({"files": [f"At most {limit} files per upload, got {len(data['files'])}."]})
+        documents = _checked_documents(data["files"], multipart=multipart)
         overrides = Overrides(model=data.get("model"), training=data.get("training"), step=data.get("step"))
         # The same rule as /results/: a token that may not create benchmarks or metrics cannot bring new ones.
         importer = Importer(overrides, catalog=catalog_for(request.user))
         outcomes = []
         with transaction.atomic():
-            for upload in data["files"]:
-                if multipart:
-                    name = (upload.name or "upload.json").replace("\x00", "")
-                    outcomes.append(importer.import_bytes(upload.read(), origin=name))
+            for name, document, unreadable in documents:
+                if unreadable:
+                    outcomes.append(FileOutcome(name, error=unreadable))
                 else:
-                    outcomes.append(importer.import_document(upload["content"], origin=upload["name"]))
+                    outcomes.append(importer.import_document(document, origin=name))
             if failed := {i: {"files": [f"{o.origin}: {o.error}"]} for i, o in enumerate(outcomes) if not o.ok}:
                 transaction.set_rollback(True)
         if failed:
@@ -193,3 +205,35 @@ class LmEvalImportView(ApiMixin, APIView):
         created = sum(o.created for o in outcomes)
         body = {"created": created, "unchanged": sum(o.unchanged for o in outcomes), "files": files}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _checked_documents(files: list, *, multipart: bool) -> list[tuple[str, object, str]]:
+    """Each file's name, parsed document and why it is not JSON (reported with the other files' errors). The request
+    is refused before anything is written when a file holds text no database can store or more tasks than the
+    limits allow: the import of 100,000 tasks in one request held its transaction for minutes."""
+    per_file, per_upload = settings.API_MAX_TASKS_PER_FILE, settings.API_MAX_TASKS_PER_UPLOAD
+    documents, total = [], 0
+    for index, upload in enumerate(files):
+        if multipart:
+            name = (upload.name or "upload.json").replace("\x00", "")
+            try:
+                document = json.loads(upload.read())
+            except (ValueError, RecursionError) as error:
+                documents.append((name, None, f"not valid JSON: {error}."))
+                continue
+            # A JSON body was checked by its parser; an uploaded file is JSON only from here on.
+            check_values(document, ("files", index, "content"))
+        else:
+            name, document = upload["name"], upload["content"]
+        check_finite(document, ("files", index, "content"))
+        tasks = document.get("results") if isinstance(document, dict) else None
+        count = len(tasks) if isinstance(tasks, dict) else 0
+        if count > per_file:
+            message = f"{name}: {count} tasks, more than the limit of {per_file} per file: split it."
+            raise ValidationError({index: {"files": [message]}})
+        total += count
+        if total > per_upload:
+            message = f"More than the limit of {per_upload} tasks per upload (file {name} reaches {total}): split it."
+            raise ValidationError({index: {"files": [message]}})
+        documents.append((name, document, ""))
+    return documents
