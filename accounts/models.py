@@ -81,10 +81,6 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name or 'token'} ({KEY_PREFIX}{self.prefix}…)"
 
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
     def set_new_key(self) -> str:
         """Give the token a fresh key; returns the key, of which only the prefix and digest are kept."""
         self.prefix = secrets.token_hex(4)

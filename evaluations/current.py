@@ -8,20 +8,12 @@ in SQL, and `current_score_drift` compares the table with a fresh derivation wit
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F, Value
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from . import versions
 from .models import Checkpoint, CurrentScore, Evaluation, Metric, Score
-
-
-def oriented(value_field: str = "value") -> Case:
-    """`value` for higher-is-better metrics, `-value` for lower-is-better ones (unknown directions count as higher)."""
-    return Case(
-        When(metric__direction=Metric.Direction.LOWER, then=-F(value_field)),
-        default=F(value_field),
-    )
 
 
 def refresh_current_scores(pairs: Iterable[tuple[int, int]]) -> None:
@@ -50,8 +42,7 @@ def refresh_current_scores(pairs: Iterable[tuple[int, int]]) -> None:
 
 def reorient_metric(metric: Metric) -> None:
     """Follow a change of a metric's direction in the read model."""
-    sign = -1.0 if metric.direction == Metric.Direction.LOWER else 1.0
-    CurrentScore.objects.filter(metric=metric).update(oriented=F("value") * Value(sign))
+    CurrentScore.objects.filter(metric=metric).update(oriented=F("value") * Value(metric.sign))
     versions.benchmarks_changed([metric.benchmark_id])
 
 

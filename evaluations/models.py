@@ -257,6 +257,12 @@ class Metric(models.Model):
     def higher_is_better(self) -> bool:
         return self.direction == self.Direction.HIGHER
 
+    @property
+    def sign(self) -> float:
+        """What a value is multiplied by so that higher is better: -1 for lower-is-better, else 1 (unknown counts
+        as higher). The read model's `oriented` column and the rankings' SQL both follow it."""
+        return -1.0 if self.direction == self.Direction.LOWER else 1.0
+
     def out_of_bounds(self, value: float) -> str | None:
         """Why `value` cannot be a score of this metric, or None when it can."""
         if self.lower_bound is not None and value < self.lower_bound:

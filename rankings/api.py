@@ -1,6 +1,6 @@
 """Rankings over HTTP: saved leaderboards, their ranked rows, and ad-hoc rankings.
 
-The rows come from exactly what the HTML pages use (`views.leaderboards._ranking_page`): the RankingForm reads the
+The rows come from exactly what the HTML pages use (`views.leaderboards._ranking`): the RankingForm reads the
 ranking settings from the query string over the leaderboard's own, the CandidateFilter chooses the candidates, and
 `candidates.ranked(spec)` ranks them, so the API and the page show the same rows for the same parameters. Where the
 page falls back silently (an invalid form or filter), the API answers 400 with the reasons.
@@ -159,7 +159,7 @@ def _form_errors(errors) -> dict:
 
 
 def ranked_rows(request, view, *, candidates, initial: RankingSpec | None) -> dict:
-    """One page of the ranking the query string asks for, as `_ranking_page` computes it for the HTML page."""
+    """One page of the ranking the query string asks for, as `views.leaderboards._ranking` ranks it for the page."""
     form = RankingForm(request.query_params, initial_spec=initial)
     if form.is_bound and not form.is_valid():
         raise ValidationError(_form_errors(form.errors))

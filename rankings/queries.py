@@ -25,7 +25,7 @@ from django.db.models.functions import Cast, Coalesce, DenseRank, Greatest, Leas
 from django.db.models.lookups import IsNull, LessThanOrEqual
 from django_cte import CTE, with_cte
 
-from evaluations.models import CurrentScore, Metric
+from evaluations.models import CurrentScore
 
 from .methods import Method, Missing, RankingSpec, Ties
 
@@ -154,10 +154,8 @@ class RankingQuerySet(models.QuerySet):
             this_metric = Q(metric_id=weighted.metric.pk)
             columns[f"v{index}"] = Max("value", filter=this_metric)
             columns[f"e{index}"] = Max("stderr", filter=this_metric)
-            # The oriented value from the value, as the read model derives it (evaluations.current.oriented): one
-            # aggregate fewer per metric over every row.
-            sign = -1.0 if weighted.metric.direction == Metric.Direction.LOWER else 1.0
-            oriented[f"o{index}"] = F(f"v{index}") * _f(sign)
+            # The oriented value from the value, by the metric's sign: one aggregate fewer per metric over every row.
+            oriented[f"o{index}"] = F(f"v{index}") * _f(weighted.metric.sign)
         stage = (
             scores.values("checkpoint_id", "training_id", "step")
             .annotate(coverage=Count("metric_id"), achieved_at=Max("finished_at"), **columns)

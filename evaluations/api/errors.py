@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, status
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +44,6 @@ class DatabaseUnavailable(exceptions.APIException):
     default_detail = "The database is unavailable (a restart or a lost connection): send the request again shortly."
     default_code = "database_unavailable"
     wait = RETRY_AFTER_SECONDS  # DRF's exception handler sends it as Retry-After, as for throttling
-
-
-class ItemErrorSerializer(serializers.Serializer):
-    index = serializers.IntegerField(required=False, help_text="The item's position in a list body.")
-    field = serializers.CharField(help_text="Dotted path of the field, empty for the item as a whole.")
-    message = serializers.CharField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = ItemErrorSerializer(many=True, required=False)
 
 
 def flatten(detail, path: tuple = ()) -> list[dict]:

@@ -184,8 +184,6 @@ def _build(world: World) -> Built:
             benchmark=benchmarks[plan.benchmark],
             key=f"metric-{i}",
             direction=plan.first_direction,
-            lower_bound=plan.lower,
-            upper_bound=plan.upper,
             baseline=plan.baseline,
         )
         for i, plan in enumerate(world.metrics)
@@ -209,8 +207,11 @@ def _build(world: World) -> Built:
                 Score(evaluation=evaluation, metric=metrics[i], value=v, stderr=abs(v) / 8) for i, v in plan.values
             )
         stored.append((plan, evaluation))
-    # What an admin may do afterwards: the rankings follow.
+    # What an admin may do afterwards: the rankings follow. Bounds set after the results (writes beyond a bound are
+    # refused) leave some values outside them, which normalising clamps.
     for metric, plan in zip(metrics, world.metrics, strict=True):
+        metric.lower_bound, metric.upper_bound = plan.lower, plan.upper
+        Metric.objects.filter(pk=metric.pk).update(lower_bound=plan.lower, upper_bound=plan.upper)
         if metric.direction != plan.direction:
             metric.direction = plan.direction
             metric.save()
