@@ -139,7 +139,7 @@ def _catalogue(scale: Scale, writer: "Writer", last: dict) -> dict[int, list[tup
         benchmark = last[Benchmark] + number
         benchmarks.append(
             (benchmark, f"synthetic_task_{number:02d}", 0, "1", f"Synthetic task {number}", "", "")
-            + (CATEGORIES[number % len(CATEGORIES)], True, START)
+            + (CATEGORIES[number % len(CATEGORIES)], "", True, START)
         )
         metrics[benchmark] = []
         for position, shape in enumerate(METRIC_SHAPES[: scale.metrics]):
@@ -150,7 +150,7 @@ def _catalogue(scale: Scale, writer: "Writer", last: dict) -> dict[int, list[tup
                 + (shape.lower_bound, shape.upper_bound, baseline, min(shape.decimals, 3))
             )
             metrics[benchmark].append((metric_id, shape, baseline or 0.0))
-    columns = ["id", "slug", "num_fewshot", "version", "name", "description", "url", "category", "is_active"]
+    columns = ["id", "slug", "num_fewshot", "version", "name", "description", "url", "category", "group", "is_active"]
     writer.rows(Benchmark, [*columns, "created_at"], benchmarks)
     columns = ["id", "benchmark_id", "key", "name", "direction", "is_primary"]
     writer.rows(Metric, [*columns, "lower_bound", "upper_bound", "baseline", "decimals"], metric_rows)
@@ -219,7 +219,7 @@ def _write_results(scale, chunk, metrics, writer: "Writer", rng: random.Random, 
                         value, stderr = _value(shape, baseline, skill, rng)
                         scores.append((ids["score"], ids["evaluation"], metric, value, stderr))
     writer.rows(Checkpoint, ["id", "training_id", "step", "label", "storage_uri", "created_at"], checkpoints)
-    columns = ["id", "checkpoint_id", "benchmark_id", "status", "source", "harness", "harness_version", "config"]
+    columns = ["id", "checkpoint_id", "benchmark_id", "status", "source", "harness", "harness_version"]
     columns += ["error", "fingerprint", "created_at", "started_at", "finished_at", "attempts", "worker"]
     writer.rows(Evaluation, columns, evaluations)
     writer.rows(Score, ["id", "evaluation_id", "metric_id", "value", "stderr"], scores)
@@ -228,7 +228,7 @@ def _write_results(scale, chunk, metrics, writer: "Writer", rng: random.Random, 
 def _evaluation(pk: int, checkpoint: int, benchmark: int, failed: bool, when: datetime) -> tuple:
     status = Evaluation.Status.FAILED if failed else Evaluation.Status.SUCCEEDED
     error = "CUDA out of memory" if failed else ""
-    harness = (Evaluation.Source.API, "lm-evaluation-harness", "0.4.5", "{}")
+    harness = (Evaluation.Source.API, "lm-evaluation-harness", "0.4.5")
     times = (when - timedelta(minutes=5), when - timedelta(minutes=4), when)
     return (pk, checkpoint, benchmark, status, *harness, error, "", *times, 1, "synthetic")
 
@@ -264,6 +264,7 @@ class Writer:
     def rows(self, model, columns: list[str], rows: Iterable[tuple]) -> None:
         table = model._meta.db_table
         self.models.add(model)
+        columns = [connection.ops.quote_name(column) for column in columns]  # `group` is a reserved word
         if self.vendor == "postgresql":
             with connection.cursor() as cursor:
                 raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()

@@ -82,6 +82,7 @@ def test_redoc_lists_and_searches_the_api_without_violations(page):
     results = page.locator("[data-role='search:results'] li")
     results.first.wait_for()
 
-    assert [text.lower() for text in results.all_inner_texts()] == ["post\nevaluations_claim_create"]
+    # The claim operation first; others whose descriptions mention claiming (the heartbeat) may follow.
+    assert [text.lower() for text in results.all_inner_texts()][0] == "post\nevaluations_claim_create"
     # Redoc's "API docs by Redocly" logo comes from its CDN: blocked, and Redoc hides it itself.
     assert [v for v in page.violations if "cdn.redoc.ly" not in v] == []
