@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.urls import reverse
 
+from .ranks import CurrentScoreQuerySet
+
 # What a stored score may be: zero, or a magnitude from SCORE_SMALLEST to SCORE_LARGEST. Rankings do arithmetic on
 # scores in SQL (weights up to 1,000 times up to 40 metrics, normalising by bounds), and PostgreSQL raises an error
 # on a double that overflows or underflows, which would take every page showing the metric down: 1.7e308 times a
@@ -421,6 +423,8 @@ class CurrentScore(models.Model):
     # The value with its sign flipped for lower-is-better metrics: "better" always sorts descending.
     oriented = models.FloatField()
     finished_at = models.DateTimeField(null=True)
+
+    objects = CurrentScoreQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -9,9 +9,7 @@ from django.db.models import (
     QuerySet,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Rank
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -124,15 +122,12 @@ def _coverage(benchmark: Benchmark) -> dict[str, int]:
 
 
 def _ranking(metric: Metric) -> QuerySet[CurrentScore]:
-    """The values that count on `metric`, best first, annotated with `rank` (ties share one).
+    """The values that count on `metric`, best first, annotated with `rank` by the site's one rule (evaluations.ranks).
 
-    Ties are listed by training name, then step. A metric of unknown direction has no best: its values are listed
-    highest first without a `rank`, as directions are set by an admin and never guessed.
+    A metric of unknown direction has no best: its values are listed highest first without a `rank`, as directions
+    are set by an admin and never guessed.
     """
-    best_first = F("oriented").desc()
-    scores = CurrentScore.objects.filter(metric=metric)
-    if metric.direction != Metric.Direction.UNKNOWN:
-        scores = scores.annotate(rank=Window(Rank(), order_by=best_first))
-    return scores.select_related("checkpoint__training__model").order_by(
-        best_first, "checkpoint__training__name", "step", "pk"
-    )
+    scores = CurrentScore.objects.filter(metric=metric).select_related("checkpoint__training__model")
+    if metric.direction == Metric.Direction.UNKNOWN:
+        return scores.order_by(F("value").desc(), "checkpoint__training__name", "step", "pk")
+    return scores.ranked()

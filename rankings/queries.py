@@ -21,11 +21,12 @@ from typing import Self
 
 from django.db import models
 from django.db.models import Case, Count, F, FloatField, Max, Min, Q, Value, When, Window
-from django.db.models.functions import Cast, Coalesce, DenseRank, Greatest, Least, NullIf, Rank, Round, RowNumber
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, NullIf, Rank, Round, RowNumber
 from django.db.models.lookups import IsNull, LessThanOrEqual
 from django_cte import CTE, with_cte
 
 from evaluations.models import CurrentScore
+from evaluations.ranks import better_first, shared_rank
 
 from .methods import Method, Missing, RankingSpec, Ties
 
@@ -88,8 +89,8 @@ class RankingQuerySet(models.QuerySet):
         rows = rows.filter(score__isnull=False)
         if spec.best_only:
             rows = rows.annotate(position_in_training=scored.col.position).filter(position_in_training=1)
-        rank_function = DenseRank() if spec.ties == Ties.DENSE else Rank()
-        rows = rows.annotate(rank=Window(rank_function, order_by=F("sort_key").desc()), rows_total=Window(Count("*")))
+        rank = shared_rank(F("sort_key").desc(), dense=spec.ties == Ties.DENSE)
+        rows = rows.annotate(rank=rank, rows_total=Window(Count("*")))
         ranked = with_cte(values, filled, relative, scored, select=rows).order_by(
             "rank", "training__name", "step", "pk"
         )
@@ -245,12 +246,8 @@ def _scored_stage(relative: CTE, spec: RankingSpec):
     # The best checkpoint of a training: highest sort key, then the earlier step. A single metric's sort key is never
     # NULL (a current score has a value), and ordering it exactly as the read model's index does (descending, NULLs
     # first) lets PostgreSQL read the rows in order instead of sorting them.
-    highest = F("sort_key").desc() if spec.method == Method.METRIC else F("sort_key").desc(nulls_last=True)
+    order = better_first(F("sort_key"), relative.col.step, nulls_last=spec.method != Method.METRIC)
     return stage.annotate(
-        position=Window(
-            RowNumber(),
-            partition_by=[relative.col.training_id],
-            order_by=[highest, relative.col.step.asc()],
-        ),
+        position=Window(RowNumber(), partition_by=[relative.col.training_id], order_by=order),
         group_size=Window(Count("*"), partition_by=[relative.col.training_id]),
     ).order_by()

@@ -1,4 +1,3 @@
-from django.db.models import F, Max, Window
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -88,11 +87,12 @@ def _ids(values: list[str], errors: list[str], what: str) -> list[int]:
 
 
 def _side_by_side(checkpoints: list[Checkpoint]) -> dict:
-    """Rows of (metric, cells) for the metrics every checkpoint has; the best cell of a row is computed in SQL."""
+    """Rows of (metric, cells) for the metrics every checkpoint has; the best cell of a row is computed in SQL, by the
+    rule every ranking follows (none for a metric of unknown direction)."""
     position = {checkpoint.pk: index for index, checkpoint in enumerate(checkpoints)}
     scores = (
         CurrentScore.objects.filter(checkpoint__in=position)
-        .annotate(best=Window(Max("oriented"), partition_by=[F("metric_id")]))
+        .with_best()
         .select_related("metric__benchmark")
         .order_by("metric__benchmark__name", "metric__benchmark__num_fewshot", "-metric__is_primary", "metric__key")
     )

@@ -2,8 +2,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count, F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -94,18 +93,11 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
 def _best_checkpoints(trainings: list[Training], metrics: list[Metric]) -> dict[tuple[str, int], tuple]:
     """(training name, metric id) → (step, value) of each training's best checkpoint on each metric, in one query.
 
-    The rule of a single-metric best-checkpoint ranking (rankings.queries): the best value, then the earlier step.
+    The engine's rule for a training's best checkpoint on a single metric (evaluations.ranks.better_first).
     """
     best = (
         CurrentScore.objects.filter(training__in=trainings, metric__in=metrics)
-        .annotate(
-            position=Window(
-                RowNumber(),
-                partition_by=[F("training_id"), F("metric_id")],
-                order_by=[F("oriented").desc(), F("step").asc()],
-            )
-        )
-        .filter(position=1)
+        .best_per_training()
         .values_list("training__name", "metric_id", "step", "value")
     )
     return {(name, metric): (step, value) for name, metric, step, value in best}
