@@ -26,7 +26,7 @@ class Plan:
     adhoc_pages: list[str]
     api_reads: list[str]
     token: str
-    benchmarks: list[dict]  # {"slug", "num_fewshot", "version", "metrics": [keys]}
+    benchmarks: list[dict]  # {"slug", "num_fewshot", "version", "metrics": {key: lower bound}}
     training: str
     weights: dict[str, int] = field(
         default_factory=lambda: {"page": 45, "adhoc page": 10, "api read": 25, "ingest": 15, "repost": 5}
@@ -149,7 +149,10 @@ def _results(plan: Plan, number: int) -> str:
                 "training": plan.training,
                 "step": step,
                 "benchmark": {key: benchmark[key] for key in ("slug", "num_fewshot", "version")},
-                "metrics": {key: {"value": 0.5 + (number % 89) / 1000, "stderr": 0.01} for key in benchmark["metrics"]},
+                "metrics": {
+                    key: {"value": floor + 0.5 + (number % 89) / 1000, "stderr": 0.01}
+                    for key, floor in benchmark["metrics"].items()
+                },
             }
             for benchmark in chosen
         ]

@@ -87,7 +87,11 @@ def api_ingest(client: Client, *, batches: int) -> dict:
         for position in range(BATCH):
             step = (batch * BATCH + position) // per_checkpoint
             benchmark = benchmarks[position % per_checkpoint]
-            metrics = {m.key: {"value": 0.5 + (step % 97) / 1000, "stderr": 0.01} for m in benchmark.metrics.all()}
+            # Just above each metric's lower bound (a perplexity's is 1): values every metric accepts.
+            metrics = {
+                m.key: {"value": (m.lower_bound or 0.0) + 0.5 + (step % 97) / 1000, "stderr": 0.01}
+                for m in benchmark.metrics.all()
+            }
             scores += len(metrics)
             identity = {"slug": benchmark.slug, "num_fewshot": benchmark.num_fewshot, "version": benchmark.version}
             results.append(
@@ -117,7 +121,7 @@ def importer_ingest(*, files: int) -> dict:
         for benchmark in benchmarks:
             row = {}
             for metric in benchmark.metrics.all():
-                row[metric.key] = 0.4 + (number % 89) / 1000
+                row[metric.key] = (metric.lower_bound or 0.0) + 0.4 + (number % 89) / 1000
                 row[f"{metric.key}_stderr"] = 0.01
             scores += len(benchmark.metrics.all())
             results[benchmark.slug] = row

@@ -74,7 +74,8 @@ def _benchmarks() -> list[dict]:
     rows = []
     for benchmark in Benchmark.objects.prefetch_related("metrics").order_by("pk"):
         identity = {"slug": benchmark.slug, "num_fewshot": benchmark.num_fewshot, "version": benchmark.version}
-        rows.append(identity | {"metrics": [metric.key for metric in benchmark.metrics.all()]})
+        # Each metric's lower bound: posted values sit just above it, where every metric accepts them.
+        rows.append(identity | {"metrics": {m.key: m.lower_bound or 0.0 for m in benchmark.metrics.all()}})
     return rows
 
 
