@@ -6,62 +6,30 @@ Screenshots of the main pages are written to artifacts/screenshots/ for inspecti
 import csv
 import io
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from evaluations.models import Evaluation, Training
+from tests.browser.conftest import CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, demo_site):
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
+        base_url=demo_site.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo", "--no-progress", verbosity=0)
-    call_command("create_demo_leaderboards", verbosity=0)
 
 
 def shot(page, name: str) -> None:
@@ -73,7 +41,7 @@ def ranked_trainings(page) -> list[str]:
     return page.locator("table.leaderboard tbody tr td:nth-child(4)").all_inner_texts()
 
 
-def test_a_leaderboard_filters_sorts_pages_and_exports(page, demo):
+def test_a_leaderboard_filters_sorts_pages_and_exports(page):
     # Each step waits for what the page then shows, not for a URL or a delay: htmx pushes the URL before it swaps
     # the table in, so a click right after the URL changed could land on the old table and be lost.
     rows = page.locator("table.leaderboard tbody tr")
@@ -116,7 +84,7 @@ def test_a_leaderboard_filters_sorts_pages_and_exports(page, demo):
     assert '"best_checkpoint_only": true' in text.splitlines()[0]
 
 
-def test_comparing_two_checkpoints_from_the_leaderboard(page, demo):
+def test_comparing_two_checkpoints_from_the_leaderboard(page):
     page.goto("/leaderboards/zero-shot/")
     boxes = page.locator("input[name=checkpoint]")
     boxes.nth(0).check()
@@ -128,7 +96,7 @@ def test_comparing_two_checkpoints_from_the_leaderboard(page, demo):
     shot(page, "compare")
 
 
-def test_a_training_page_draws_its_chart(page, demo):
+def test_a_training_page_draws_its_chart(page):
     training = Training.objects.get(name="pythia-v1.1-1.4b-deduped")
     page.goto(training.get_absolute_url())
     chart = page.locator(".chart.chart--drawn")
@@ -146,8 +114,8 @@ def test_a_training_page_draws_its_chart(page, demo):
     shot(page, "training")
 
 
-def test_a_signed_in_user_requests_an_evaluation(page, demo, django_user_model):
-    user = django_user_model.objects.create_user("researcher", password="a-long-test-password")
+def test_a_signed_in_user_requests_an_evaluation(page):
+    user = get_user_model().objects.create_user("researcher", password="a-long-test-password")
     user.user_permissions.add(Permission.objects.get(codename="add_evaluation"))
     training = Training.objects.get(name="pythia-v1.1-160m")
     checkpoint = training.checkpoints.order_by("-step").first()
@@ -161,4 +129,7 @@ def test_a_signed_in_user_requests_an_evaluation(page, demo, django_user_model):
     page.get_by_role("button", name="Request").click()
     page.wait_for_url("**/queue/**")
     shot(page, "queue")
-    assert Evaluation.objects.filter(checkpoint=checkpoint, status="pending", requested_by=user).count() == 1
+    requested = Evaluation.objects.filter(checkpoint=checkpoint, status="pending", requested_by=user)
+    assert requested.count() == 1
+    requested.delete()
+    user.delete()
