@@ -142,6 +142,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "leaderboard_site.middleware.LengthRequiredMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "leaderboard_site.deadline.RequestDeadlineMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -303,6 +304,9 @@ API_MAX_FILES_PER_UPLOAD = env_int("API_MAX_FILES_PER_UPLOAD", 50)
 # transaction, and the pages waiting on it, for 16 minutes. Importing takes roughly 10 ms per task.
 API_MAX_TASKS_PER_FILE = env_int("API_MAX_TASKS_PER_FILE", 1000)
 API_MAX_TASKS_PER_UPLOAD = env_int("API_MAX_TASKS_PER_UPLOAD", 2000)
+# Seconds a request's database work may take before it is stopped with a 503 and rolled back
+# (leaderboard_site/deadline.py); 0 turns the limit off.
+REQUEST_TIMEOUT = env_int("REQUEST_TIMEOUT", 30)
 # Request bodies above this many bytes are refused with a 413, uploads included.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
