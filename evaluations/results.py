@@ -74,7 +74,7 @@ def fingerprint(scores: Mapping[Metric, ScoreValue]) -> str:
     canonical = sorted(
         (metric.key, float(s.value), None if s.stderr is None else float(s.stderr)) for metric, s in scores.items()
     )
-    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()[:32]
 
 
 def config_digest(config: Mapping) -> str:

@@ -128,4 +128,4 @@ class EvaluationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.EvaluationSerializer
     filterset_class = EvaluationFilter
     ordering_fields = ["created_at", "finished_at"]
-    ordering = ["-created_at", "-pk"]
+    ordering = ["-pk"]
