@@ -46,7 +46,11 @@ class MetricColumn(tables.Column):
         return value
 
     def order(self, queryset, is_descending: bool):
+        # django-tables2's first click asks for ascending order: for a metric that must show the best first, so
+        # "ascending" means better-first here (highest first when higher is better), and the second click worst-first.
         field = F(f"value_{self.metric.pk}")
+        if self.metric.direction == Metric.Direction.HIGHER:
+            is_descending = not is_descending
         return _tie_breakers(queryset, field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True))
 
 

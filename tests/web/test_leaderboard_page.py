@@ -87,9 +87,23 @@ def test_a_raw_mean_of_different_directions_is_refused_with_the_reason(client, d
 
 
 def test_sorting_by_a_metric_column(client, data):
-    response = client.get("/leaderboards/main/", {"best_only": "0", "sort": f"metric_{data['acc'].pk}"})
+    response = client.get("/leaderboards/main/", {"best_only": "0", "sort": f"-metric_{data['acc'].pk}"})
     steps = [(r[0], r[1]) for r in rows_of(response)]
     assert steps[0] == ("alpha", 100)
+
+
+@pytest.mark.parametrize(("key", "best"), [("acc", ("gamma", 100)), ("ppl", ("gamma", 100))])
+def test_the_first_click_on_a_metric_header_shows_the_best_first(client, data, key, best):
+    metric = data[key]
+    params = {"best_only": "0", "metric": [data["acc"].pk, data["ppl"].pk]}
+    response = client.get("/rank/", params)
+    link = f"sort=metric_{metric.pk}"
+    assert link in response.content.decode()  # the header's first-click link
+    response = client.get("/rank/", {**params, "sort": f"metric_{metric.pk}"})
+    first, second, *_ = rows_of(response)
+    assert first[:2] == best
+    worst = client.get("/rank/", {**params, "sort": f"-metric_{metric.pk}"})
+    assert rows_of(worst)[0][:2] != best
 
 
 @pytest.mark.parametrize(
