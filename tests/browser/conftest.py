@@ -22,8 +22,24 @@ def allow_orm_calls_beside_playwright():
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@pytest.fixture(scope="session")
+def _test_database(django_db_setup, django_db_blocker):
+    """pytest-django creates the test database only when a collected test asks for one, by a mark or a db fixture;
+    when only browser modules run, none does, and the demo would land in the configured database itself."""
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        created = connection.settings_dict["NAME"] != connection.creation._get_test_db_name()
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"}) if created else None
+    yield
+    if created:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=0)
+
+
 @pytest.fixture(scope="module")
-def demo_site(django_db_setup, django_db_blocker):
+def demo_site(_test_database, django_db_blocker):
     """A live server over the demo data, loaded once for a module's tests: loading it costs five seconds a test.
 
     The tests that use it share the data, so each leaves it as it found it (or only adds what no other test reads),
