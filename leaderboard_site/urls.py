@@ -1,10 +1,18 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from accounts import views as account_views
 from leaderboard_site import health
 from rankings import views as ranking_views
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Resolved per request: the hashed static name is only known once collectstatic has run.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
 
 urlpatterns = [
     path("", ranking_views.home, name="home"),
@@ -17,6 +25,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("leaderboard_site.api_urls")),
     # Probed by load balancers over plain HTTP too: exempt from the HTTPS redirect (SECURE_REDIRECT_EXEMPT).
+    # Browsers ask for /favicon.ico whatever the page links to: point them at the icon in static.
+    path("favicon.ico", favicon),
     path("healthz", health.healthz, name="healthz"),
 ]
 

@@ -226,3 +226,35 @@ def line(x: list, y: list, *, name: str, y_title: str, step_shape: bool = True) 
         "line": {"shape": "hv" if step_shape else "linear"},
     }
     return _figure([trace], height=380, yaxis={"title": {"text": _text(y_title)}})
+
+
+def pareto(rows: list, *, y_title: str, higher_is_better: bool) -> dict:
+    """Every row's score against its size (log axis), and the frontier the database marked, as a step line.
+
+    Each point carries its checkpoint's URL in `customdata`; static/js/pareto.js opens it on a click.
+    """
+
+    def trace(points: list, **fields) -> dict:
+        return {
+            "type": "scatter",
+            "x": [row.size for row in points],
+            "y": [row.score for row in points],
+            "customdata": [row.get_absolute_url() for row in points],
+            "text": [_text(f"{row.training.name} · step {row.step:,}") for row in points],
+            "hovertemplate": "%{text}<br>%{x:.3s} parameters<br>score %{y:.4f}<extra></extra>",
+            **fields,
+        }
+
+    frontier = [row for row in rows if row.on_frontier]
+    # Lower-is-better frontiers fall to the right; "hv" still draws the best-so-far staircase either way.
+    data = [
+        trace(rows, mode="markers", name="checkpoints", marker={"size": 9, "opacity": 0.7}),
+        trace(frontier, mode="lines+markers", name="Pareto frontier", line={"shape": "hv", "width": 2}),
+    ]
+    direction = "higher is better" if higher_is_better else "lower is better"
+    return _figure(
+        data,
+        height=440,
+        xaxis={"type": "log", "title": {"text": "parameters (log scale)"}},
+        yaxis={"title": {"text": _text(f"{y_title} ({direction})")}},
+    )

@@ -106,3 +106,13 @@ class RankingForm(forms.Form):
             missing=data.get("missing") or base.missing,
             ties=data.get("ties") or base.ties,
         )
+
+
+class ParetoForm(forms.Form):
+    """The x axis of the Pareto view. Only model size for now: no model in the data records training tokens."""
+
+    x = forms.ChoiceField(label="Size axis", choices=[("parameters", "parameters (model size)")], required=False)
+
+    def size_field(self) -> str:
+        """The field path holding each row's size (the form must be valid)."""
+        return "training__model__parameter_count"

@@ -20,9 +20,22 @@ ranks with one more window, so the result is an ordinary QuerySet that tables, f
 from typing import Self
 
 from django.db import models
-from django.db.models import Case, Count, F, FloatField, Max, Min, Q, Value, When, Window
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Max,
+    Min,
+    Q,
+    Value,
+    ValueRange,
+    When,
+    Window,
+    WindowFrameExclusion,
+)
 from django.db.models.functions import Cast, Coalesce, Greatest, Least, NullIf, Rank, Round, RowNumber
-from django.db.models.lookups import IsNull, LessThanOrEqual
+from django.db.models.lookups import GreaterThan, IsNull, LessThan, LessThanOrEqual
 from django_cte import CTE, with_cte
 
 from evaluations.models import CurrentScore
@@ -107,6 +120,33 @@ class RankingQuerySet(models.QuerySet):
         running = Window(Max("sort_key"), order_by=[F(name).asc() for name in order_by] + [F("pk").asc()])
         sign = _f(1.0 if spec.higher_is_better else -1.0)
         return self.annotate(best_so_far=running * sign).order_by(*order_by, "pk")
+
+    def with_pareto_frontier(self, size: str) -> Self:
+        """Annotate `size` (the value of the field path `size`, e.g. "training__model__parameter_count") and
+        `on_frontier`: whether no other row is at most as large and at least as good, one of them strictly.
+
+        For a ranked QuerySet. A row is on the frontier when its sort key is the best among the rows of its size (so
+        ties in size and score both stay) and strictly better than every row of a smaller size. Rows without a size
+        are never on it (their windows are kept apart). Ordered by size, then rank.
+        """
+        known = _missing_flag(F(size))
+        by_size = {"partition_by": [known], "order_by": [F(size).asc()]}
+        # RANGE frames: rows of an equal size are peers, so the frame up to the current row holds every row of the
+        # same size, and excluding the row's group leaves exactly the strictly smaller sizes.
+        best_up_to = Window(Max("sort_key"), frame=ValueRange(start=None, end=0), **by_size)
+        smaller = ValueRange(start=None, end=0, exclusion=WindowFrameExclusion.GROUP)
+        best_smaller = Window(Max("sort_key"), frame=smaller, **by_size)
+        on_frontier = Case(
+            When(IsNull(F(size), True), then=Value(False)),
+            When(LessThan(F("sort_key"), best_up_to), then=Value(False)),
+            When(IsNull(best_smaller, True), then=Value(True)),
+            When(GreaterThan(F("sort_key"), best_smaller), then=Value(True)),
+            default=Value(False),
+            output_field=models.BooleanField(),
+        )
+        return self.annotate(size=F(size), on_frontier=on_frontier).order_by(
+            F("size").asc(nulls_last=True), "rank", "training__name", "step", "pk"
+        )
 
     def rows_of(self, checkpoint_ids) -> Self:
         """Only the rows of these checkpoints, keeping the ranks and scores they have among all the rows.

@@ -4,6 +4,7 @@ from .analysis import across, progress
 from .checkpoints import checkpoint, compare
 from .home import home
 from .leaderboards import docs, leaderboard, leaderboard_list, ranking
+from .pareto import pareto
 from .trainings import select_deployment, training
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "home",
     "leaderboard",
     "leaderboard_list",
+    "pareto",
     "ranking",
     "select_deployment",
     "training",
