@@ -59,6 +59,16 @@ def demo_site(_test_database, django_db_blocker):
             server._live_server_modified_settings.disable()
             server.stop()
             call_command("flush", interactive=False, verbosity=0)
+            _close_the_servers_connections()
+
+
+def _close_the_servers_connections() -> None:
+    """Playwright's sync API switches greenlets, and Django keeps one connection per context: the connection this
+    fixture opened is not the one the tests' bodies or the session's teardown see, and left open it would stop the
+    test database from being dropped at the end."""
+    from django.db import connections
+
+    connections.close_all()
 
 
 @pytest.fixture(scope="module")
