@@ -44,6 +44,8 @@ PARAMS = {
     "rankings:leaderboard": RANKING,
     "rankings:ranking": RANKING,
     "rankings:across": RANKING,
+    "rankings:pareto": [*RANKING, "x"],
+    "rankings:leaderboard_pareto": [*RANKING, "x"],
     "evaluations:coverage": ["model", "training", "latest_only", "category", "include_inactive", "page", "columns"],
     "evaluations:queue": ["status", "benchmark", "model", "source", "mine", "sort", "page", "per_page"],
     "rankings:compare": ["checkpoint", "training", "leaderboard"],

@@ -89,6 +89,11 @@ SITE = {
         Case(page("rankings:progress", lambda w: w.private_board.slug), PRIVATE),
     ],
     "rankings:docs": [Case(page("rankings:docs"), OPEN)],
+    "rankings:pareto": [Case(lambda w: f"{reverse('rankings:pareto')}?metric={w.metric.pk}", OPEN)],
+    "rankings:leaderboard_pareto": [
+        Case(page("rankings:leaderboard_pareto", lambda w: w.board.slug), OPEN),
+        Case(page("rankings:leaderboard_pareto", lambda w: w.private_board.slug), PRIVATE),
+    ],
     "rankings:training": [Case(page("rankings:training", lambda w: w.checkpoint.training_id), OPEN)],
     "rankings:select_deployment": [
         Case(
@@ -112,6 +117,8 @@ SITE = {
         Case(page("login"), {"GET": every(200), "POST": every(200)}, data=lambda w: {"username": "x", "password": "y"})
     ],
     "logout": [Case(page("logout"), {"GET": every(405), "POST": every(302)})],
+    # Browsers ask for it on every page; it points at the static icon.
+    "favicon.ico": [Case(lambda w: "/favicon.ico", {"GET": every(301)})],
     # For load balancers: public, read-only.
     "healthz": [Case(page("healthz"), {"GET": every(200), "POST": every(405)})],
 }
