@@ -74,6 +74,11 @@ class RankingSpec:
         return Ties(self.ties).label
 
     @property
+    def uses_weights(self) -> bool:
+        """Whether the metrics' weights change this ranking: the plain mean and a single metric ignore them."""
+        return self.method not in (Method.METRIC, Method.MEAN)
+
+    @property
     def higher_is_better(self) -> bool:
         """Whether a higher `score` is better (mean rank is the one score where lower wins)."""
         if self.method == Method.MEAN_RANK:

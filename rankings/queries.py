@@ -268,8 +268,9 @@ def _relative_stage(filled: CTE, spec: RankingSpec):
 
 
 def _scored_stage(relative: CTE, spec: RankingSpec):
-    unweighted = spec.method == Method.MEAN
-    terms = [(1.0 if unweighted else w.weight, getattr(relative.col, f"x{i}")) for i, w in enumerate(spec.metrics)]
+    terms = [
+        (w.weight if spec.uses_weights else 1.0, getattr(relative.col, f"x{i}")) for i, w in enumerate(spec.metrics)
+    ]
     mean = _weighted_mean(terms)
     # Means reached by different sums differ in the last bits (58⅓ as 100+75+0 or 66⅔+75+33⅓): rounding the sort
     # key to 9 decimals lets them tie as the definition says. A single metric's values are compared exactly.

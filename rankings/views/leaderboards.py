@@ -60,8 +60,8 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
     spec = form.spec() if form.is_valid() else initial
     filters = CandidateFilter(request.GET, queryset=candidates)
     table = None
-    # A saved leaderboard's settings may have lost their meaning (the form checks only what the query string asks).
-    error = spec.error() if spec is not None and spec.metrics else None
+    # Settings the query string gets wrong are named; a saved leaderboard's own may have lost their meaning since.
+    error = form.problem() or (spec.error() if spec is not None and spec.metrics else None)
     if error and request.GET.get("_export") in FORMATS:
         return HttpResponseBadRequest(f"This ranking cannot be computed: {error}", content_type="text/plain")
     if spec is not None and spec.metrics and not error:
@@ -75,8 +75,11 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table, "error": error}
     context["mixed_settings"] = mixed_settings(w.metric for w in spec.metrics) if spec else []
     context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
-    template = "rankings/includes/ranking.html#results" if request.htmx else "rankings/includes/ranking.html"
-    return render_to_string(template, context, request)
+    context["shows_weights"] = form.shows_weights(spec)
+    if request.htmx:  # the results, and the settings the server resolved (the method, the weight inputs)
+        parts = ("rankings/includes/ranking.html#results", "rankings/includes/ranking.html#options")
+        return "".join(render_to_string(part, context, request) for part in parts)
+    return render_to_string("rankings/includes/ranking.html", context, request)
 
 
 def _page(request: HttpRequest, board: Leaderboard | None, body) -> HttpResponse:

@@ -165,7 +165,7 @@ def test_rows_are_paginated_in_rank_order(anonymous, data):
         ({"ordering": "name"}, "ordering"),
         ({"model": "abc"}, "model"),
         ({"evaluated_after": "yesterday"}, "evaluated_after"),
-        ({"metric": "ACC", "weight_ACC": "-1"}, ""),
+        ({"metric": "ACC", "weight_ACC": "-1"}, "weight_ACC"),
     ],
 )
 def test_invalid_ranking_parameters_get_a_400(anonymous, data, params, field):
@@ -177,6 +177,7 @@ def test_invalid_ranking_parameters_get_a_400(anonymous, data, params, field):
     }
     response = anonymous.get(f"/api/v1/leaderboards/{leaderboard.slug}/rows/", params)
     assert response.status_code == 400
+    field = f"weight_{acc.pk}" if field == "weight_ACC" else field
     assert field in [error["field"] for error in response.json()["errors"]]
 
 

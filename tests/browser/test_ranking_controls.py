@@ -77,3 +77,87 @@ def test_the_queue_filters_do_not_pile_up(page):
         apply(page, "Show")
         expect(page).to_have_url(re.compile(rf"[?&]{name}={value}(&|$)"))
         assert query(page).get(name, [""]) == [value]
+
+
+def metric_ids(*names: str) -> list[str]:
+    from evaluations.models import Metric
+
+    by_name = {str(m): str(m.pk) for m in Metric.objects.select_related("benchmark")}
+    return [by_name[name] for name in names]
+
+
+def choose_metrics(page, ids: list[str]) -> None:
+    picker = page.locator("select#id_metric")
+    if picker.count():
+        picker.select_option(ids)
+        return
+    for box in page.locator("input[name=metric]").all():
+        box.set_checked(box.get_attribute("value") in ids)
+
+
+def test_the_rows_setting_the_form_shows_is_the_one_applied(page):
+    first, second, third = metric_ids("arc_easy acc", "piqa acc", "sciq acc")
+    rows = page.locator("#results .table-actions")
+    page.goto(f"/rank/?method=mean_rank&metric={first}&metric={second}&metric={third}")
+    expect(page.locator("#id_best_only")).to_have_value("0")
+    expect(rows).to_contain_text("432 rows")
+
+    page.select_option("#id_best_only", "1")
+    apply(page)
+    expect(rows).to_contain_text("16 rows")
+    expect(page.locator("#id_best_only")).to_have_value("1")
+    expect(page.locator("#id_method")).to_have_value("mean_rank")
+    assert query(page)["best_only"] == ["1"]
+
+
+def test_several_metrics_under_single_metric_say_what_is_wrong_or_rank_sensibly(page):
+    first, second = metric_ids("arc_easy acc", "piqa acc")
+    page.goto(f"/rank/?metric={first}")
+    expect(page.locator("#id_method")).to_have_value("")
+    expect(page.locator("table.leaderboard")).to_be_visible()
+
+    # The method was left to the form: a second metric ranks by the normalised mean, and the form says so.
+    choose_metrics(page, [first, second])
+    apply(page)
+    expect(page.locator("#id_method option:checked")).to_have_text("automatic: normalised mean")
+    expect(page.locator("#results")).to_contain_text("mapped to 0–100")
+    assert sorted(query(page)["metric"]) == sorted([first, second])
+
+    # Asked for explicitly, a single-metric ranking of two metrics is refused with the reason, not "choose metrics".
+    page.select_option("#id_method", "metric")
+    apply(page)
+    expect(page.locator("#results [role=alert]")).to_contain_text("takes exactly one metric")
+    expect(page.locator("#results")).not_to_contain_text("Choose one or more metrics")
+    expect(page.locator("table.leaderboard")).to_have_count(0)
+
+
+def test_the_weighted_mean_has_a_weight_input_per_metric(page):
+    first, second = metric_ids("arc_easy acc", "piqa acc")
+    weights = page.locator("fieldset.weights input")
+    page.goto(f"/rank/?metric={first}&metric={second}&method=mean")
+    expect(weights).to_have_count(0)
+
+    page.select_option("#id_method", "weighted_mean")
+    apply(page)
+    expect(weights).to_have_count(2)
+    expect(page.locator(f"#id_weight_{first}")).to_have_value("1")
+
+    page.fill(f"#id_weight_{first}", "5")
+    page.locator(f"#id_weight_{first}").dispatch_event("change") if page.javascript else apply(page)
+    expect(page.locator("#results .explanation")).to_contain_text("arc_easy acc (weight 5)")
+    assert query(page)[f"weight_{first}"] == ["5"]
+    expect(page.locator(f"#id_weight_{first}")).to_have_value("5")
+
+    # The browser refuses a weight out of range; so does the server, naming the weight, when the URL holds one.
+    page.fill(f"#id_weight_{first}", "0")
+    expect(page.locator(f"#id_weight_{first}:invalid")).to_have_count(1)
+    page.goto(f"/rank/?metric={first}&metric={second}&method=weighted_mean&weight_{first}=0")
+    expect(page.locator("#results [role=alert]")).to_contain_text("Weight of arc_easy · acc")
+    expect(page.locator(f"#id_weight_{first}")).to_have_value("0")
+
+    # Back to the plain mean: the weights no longer count, and their inputs go.
+    page.fill(f"#id_weight_{first}", "1")
+    page.select_option("#id_method", "mean")
+    apply(page)
+    expect(weights).to_have_count(0)
+    expect(page.locator("#results .explanation")).not_to_contain_text("weight")
