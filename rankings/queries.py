@@ -111,7 +111,9 @@ class RankingQuerySet(models.QuerySet):
         return ranked
 
     def with_running_best(self, *order_by: str) -> Self:
-        """Annotate `best_so_far`: the best score among this row and the rows before it in `order_by`.
+        """Annotate `best_so_far`: the best score among this row and the rows before it in `order_by`, and
+        `is_record`: whether this row's own score is that best (compared on the sort key, which is rounded, so
+        methods whose score is not the sort key, such as the normalised mean, still have records).
 
         For a ranked QuerySet: by "achieved_at" it is a leaderboard's best score as of each date, by "step" (within one
         training) the best score as of each checkpoint. Ordered by `order_by`.
@@ -119,7 +121,10 @@ class RankingQuerySet(models.QuerySet):
         spec: RankingSpec = self.spec
         running = Window(Max("sort_key"), order_by=[F(name).asc() for name in order_by] + [F("pk").asc()])
         sign = _f(1.0 if spec.higher_is_better else -1.0)
-        return self.annotate(best_so_far=running * sign).order_by(*order_by, "pk")
+        is_record = Case(
+            When(sort_key=running, then=Value(True)), default=Value(False), output_field=models.BooleanField()
+        )
+        return self.annotate(best_so_far=running * sign, is_record=is_record).order_by(*order_by, "pk")
 
     def with_pareto_frontier(self, size: str) -> Self:
         """Annotate `size` (the value of the field path `size`, e.g. "training__model__parameter_count") and

@@ -1,4 +1,3 @@
-from django.db.models import F
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -63,7 +62,7 @@ def progress(request: HttpRequest, slug: str) -> TemplateResponse:
     if board.entries.all():
         running = board.rows(best_only=False).with_running_best("achieved_at")
         # A record: a row whose score is the best so far (the window is filtered after it is computed).
-        records = list(running.filter(best_so_far=F("score")).select_related("training__model"))
+        records = list(running.filter(is_record=True).select_related("training__model"))
         spec = board.spec()
         context |= {
             "spec": spec,

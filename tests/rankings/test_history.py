@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from evaluations.results import ScoreValue, record_result
 from rankings.correlation import rank_correlations, ranks_across
-from rankings.methods import RankingSpec
+from rankings.methods import Method, RankingSpec
 from rankings.models import DeploymentSelection, Leaderboard, LeaderboardMetric, RankedCheckpoint
 from tests import factories
 
@@ -134,3 +134,16 @@ def test_the_best_checkpoint_rule_suggests_a_deployment_candidate():
     LeaderboardMetric.objects.create(leaderboard=leaderboard, metric=acc)
     suggestion = leaderboard.suggest_deployment(training.model)
     assert (suggestion.training, suggestion.step) == (training, 10)
+
+
+def test_a_normalised_mean_has_records_over_time():
+    # Its score is not its (rounded) sort key, so comparing the running best with the score found no record at all.
+    acc, norm = factories.metric(key="acc"), factories.metric(key="acc_norm")
+    training = factories.training(name="run")
+    for step, a, n in [(0, 0.31, 0.2), (10, 0.47, 0.33), (20, 0.4, 0.3)]:
+        checkpoint = factories.checkpoint(training=training, step=step)
+        factories.score(metric=acc, value=a, checkpoint_obj=checkpoint)
+        factories.score(metric=norm, value=n, checkpoint_obj=checkpoint)
+    spec = RankingSpec.of([acc, norm], method=Method.NORMALISED_MEAN)
+    rows = RankedCheckpoint.objects.filter(training=training).ranked(spec).with_running_best("step")
+    assert [row.step for row in rows if row.is_record] == [0, 10]
