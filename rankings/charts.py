@@ -215,7 +215,7 @@ def heatmap(labels: list[str], matrix: list[list[float | None]], title: str) -> 
     )
 
 
-def line(x: list, y: list, *, name: str, y_title: str, step_shape: bool = True) -> dict:
+def line(x: list, y: list, *, name: str, y_title: str, x_title: str, step_shape: bool = True) -> dict:
     trace = {
         "type": "scatter",
         # ISO strings, as plotly's encoder writes dates (Django's `json_script` would cut microseconds and say "Z").
@@ -224,8 +224,19 @@ def line(x: list, y: list, *, name: str, y_title: str, step_shape: bool = True) 
         "name": _text(name),
         "mode": "lines+markers",
         "line": {"shape": "hv" if step_shape else "linear"},
+        "hovertemplate": "%{y:,.5~g}<extra></extra>",
     }
-    return _figure([trace], height=380, yaxis={"title": {"text": _text(y_title)}})
+    yaxis = {"title": {"text": _text(y_title)}, "tickformat": ",.4~g"}
+    if spans_orders_of_magnitude(y):
+        # Rounded significant digits with separators: 1,000,000 rather than "1e+6" at the decades.
+        yaxis |= {"type": "log", "title": {"text": _text(f"{y_title} (log scale)")}, "tickformat": ",.4~r"}
+    return _figure([trace], height=380, xaxis={"title": {"text": _text(x_title)}}, yaxis=yaxis)
+
+
+def spans_orders_of_magnitude(values: list[float | None]) -> bool:
+    """Whether positive values differ by 100 times or more, where a linear axis would flatten all but the largest."""
+    known = [value for value in values if value is not None]
+    return bool(known) and min(known) > 0 and max(known) / min(known) >= 100
 
 
 def pareto(rows: list, *, y_title: str, higher_is_better: bool) -> dict:

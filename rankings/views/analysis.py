@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -67,13 +69,28 @@ def progress(request: HttpRequest, slug: str) -> TemplateResponse:
         context |= {
             "spec": spec,
             "records": records,
-            "chart": charts.line(
-                [row.achieved_at for row in records],
-                [row.best_so_far for row in records],
-                name="best so far",
-                y_title=score_label(spec),
-            )
-            if records
-            else None,
+            "chart": _progress_chart(records, spec) if records else None,
+            "bulk_imported": records and _bulk_imported(records),
+            "log_scale": charts.spans_orders_of_magnitude([row.best_so_far for row in records]),
         }
     return TemplateResponse(request, "rankings/progress.html", context)
+
+
+# Results recorded closer together than this came in one import, not over the course of the work.
+BULK_IMPORT_SPAN = timedelta(hours=1)
+
+
+def _bulk_imported(records: list) -> bool:
+    return len(records) > 1 and records[-1].achieved_at - records[0].achieved_at < BULK_IMPORT_SPAN
+
+
+def _progress_chart(records: list, spec) -> dict:
+    """Best so far against the time each record was reached, or, when every result arrived in one import (so the
+    dates carry no history), against the records' order of arrival."""
+    if _bulk_imported(records):
+        x, x_title = list(range(1, len(records) + 1)), "record number, in order of arrival"
+    else:
+        x, x_title = [row.achieved_at for row in records], "reached on"
+    return charts.line(
+        x, [row.best_so_far for row in records], name="best so far", y_title=score_label(spec), x_title=x_title
+    )

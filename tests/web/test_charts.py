@@ -113,10 +113,21 @@ def test_a_single_metric_is_one_full_height_panel(metrics):
 
 def test_line_writes_dates_as_iso_strings():
     when = [dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), dt.datetime(2024, 2, 3, 8, 30, 15, 123456, tzinfo=dt.UTC)]
-    figure = charts.line(when, [0.5, 0.6], name="best so far", y_title="score")
+    figure = charts.line(when, [0.5, 0.6], name="best so far", y_title="score", x_title="reached on")
     assert figure["data"][0]["x"] == ["2024-01-01T12:00:00+00:00", "2024-02-03T08:30:15.123456+00:00"]
     assert figure["data"][0]["line"] == {"shape": "hv"}
-    assert figure["layout"]["yaxis"] == {"title": {"text": "score"}}
+    assert figure["layout"]["yaxis"] == {"title": {"text": "score"}, "tickformat": ",.4~g"}
+    assert figure["layout"]["xaxis"] == {"title": {"text": "reached on"}}
+
+
+def test_a_line_over_orders_of_magnitude_has_a_log_axis_with_thousands_separators():
+    figure = charts.line([1, 2, 3], [3_594_272.0, 41.2, 6.1], name="best so far", y_title="perplexity", x_title="n")
+    assert figure["layout"]["yaxis"] == {
+        "title": {"text": "perplexity (log scale)"},
+        "tickformat": ",.4~r",
+        "type": "log",
+    }
+    assert figure["data"][0]["hovertemplate"].startswith("%{y:,")
 
 
 # What plotly's graph objects build for the same charts: the implementation charts.py replaced.
@@ -208,10 +219,19 @@ def plotly_figures(metrics):
     )
     for shape in ("hv", "linear"):
         pairs[f"{shape} line"] = (
-            charts.line(when, [0.5, 0.6], name="best", y_title="score", step_shape=shape == "hv"),
+            charts.line(when, [0.5, 0.6], name="best", y_title="score", x_title="reached on", step_shape=shape == "hv"),
             go.Figure(
-                go.Scatter(x=when, y=[0.5, 0.6], name="best", mode="lines+markers", line={"shape": shape})
-            ).update_layout(height=380, yaxis_title="score", **charts.LAYOUT),
+                go.Scatter(
+                    x=when,
+                    y=[0.5, 0.6],
+                    name="best",
+                    mode="lines+markers",
+                    line={"shape": shape},
+                    hovertemplate="%{y:,.5~g}<extra></extra>",
+                )
+            ).update_layout(
+                height=380, xaxis_title="reached on", yaxis_title="score", yaxis_tickformat=",.4~g", **charts.LAYOUT
+            ),
         )
     return {name: (ours, json.loads(reference.to_json())) for name, (ours, reference) in pairs.items()}
 

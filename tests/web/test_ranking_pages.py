@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from evaluations.models import CurrentScore
 from evaluations.results import ScoreValue, record_result
 from rankings.models import DeploymentSelection, Leaderboard, LeaderboardMetric
 from tests import factories
@@ -114,6 +115,18 @@ def test_progress_lists_the_records_over_time(client, runs):
     assert response.status_code == 200
     records = [(r.training.name, r.step, r.best_so_far) for r in response.context["records"]]
     assert records == [("run-a", 100, 0.3), ("run-a", 200, 0.5), ("run-b", 100, 0.6)]
+
+
+def test_progress_of_results_from_one_import_is_drawn_in_order_of_arrival_and_says_so(client, runs):
+    # Recorded a second apart, in the same order, as one import records them.
+    start = timezone.now()
+    for offset, score in enumerate(CurrentScore.objects.order_by("finished_at", "pk")):
+        CurrentScore.objects.filter(pk=score.pk).update(finished_at=start + dt.timedelta(seconds=offset))
+    response = client.get("/leaderboards/board/progress/")
+    figure = response.context["chart"]
+    assert figure["data"][0]["x"] == [1, 2, 3]
+    assert figure["layout"]["xaxis"]["title"]["text"] == "record number, in order of arrival"
+    assert "in the order they arrived instead of a time axis" in response.content.decode()
 
 
 def test_the_home_page_shows_public_leaderboards_with_their_top_rows(client, runs):
