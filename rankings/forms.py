@@ -11,6 +11,7 @@ from .widgets import QuickSelectMultiple, cached_choices
 
 MAX_METRICS = 40
 AUTOMATIC = ""
+WEIGHT_RANGE = f"must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"
 
 
 class RankingForm(forms.Form):
@@ -71,6 +72,7 @@ class RankingForm(forms.Form):
                     min_value=MIN_WEIGHT,
                     max_value=MAX_WEIGHT,
                     required=False,
+                    error_messages=dict.fromkeys(["invalid", "min_value", "max_value"], WEIGHT_RANGE),
                     widget=forms.NumberInput(attrs={"step": "any", "class": "weight-input"}),
                 )
 
