@@ -85,9 +85,12 @@ def _text(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _axis_title(metric: Metric) -> str:
+def _panel_title(metric: Metric) -> str:
+    """A panel's title says what its short y title leaves out: which way is better, and that the axis is reversed.
+
+    Long y titles ("likelihood_difference (lower is better, axis reversed)") ran into the neighbouring panels."""
     direction = "higher is better" if metric.higher_is_better else "lower is better, axis reversed"
-    return f"{_text(metric.label)} ({direction})"
+    return f"{_text(metric.title)} · {direction}"
 
 
 def _figure(data: list[dict], **layout) -> dict:
@@ -106,20 +109,64 @@ def _panel_domains(rows: int) -> list[list[float]]:
     return domains
 
 
+def smoothed(values: list[float], weight: float) -> list[float]:
+    """The exponential moving average W&B and TensorBoard draw, over successive checkpoints, with their debiasing.
+
+    `weight` 0 leaves the values as they are; 0.99 follows the trend only. Without the debiasing the first points
+    would be pulled towards 0.
+    """
+    average, out = 0.0, []
+    for count, value in enumerate(values, start=1):
+        average = average * weight + (1 - weight) * value
+        out.append(average / (1 - weight**count))
+    return out
+
+
+def step_zero_position(steps: list[int]) -> float:
+    """Where step 0 is drawn on a log step axis, which has no 0: half the first positive step (0.5 without one).
+
+    The hover text and the note under the chart still say "step 0"."""
+    positive = [step for step in steps if step > 0]
+    return min(positive) / 2 if positive else 0.5
+
+
 def metric_over_steps(
-    metrics: list[Metric], series: dict[str, list[tuple[int, dict[int, float | None]]]], best: dict, focus: str
+    metrics: list[Metric],
+    series: dict[str, list[tuple[int, dict[int, float | None]]]],
+    best: dict,
+    focus: str,
+    *,
+    colours: dict[str, str] | None = None,
+    groups: dict[str, str] | None = None,
+    legend_title: str | None = None,
+    log_steps: bool = False,
+    smoothing: float = 0.0,
 ) -> dict:
     """One panel per metric, one line per training over steps; `best[(training, metric id)] = (step, value)`.
 
-    `series[training]` is a list of (step, {metric id: value}); the `focus` training is drawn bold.
+    `series[training]` is a list of (step, {metric id: value}); the `focus` training is drawn bold. Each training
+    has one colour in every panel, its line, markers and star alike: `colours[training]`, or the theme's colours in
+    the order of `series`. With `groups` (training → group, for "colour by"), the legend lists the groups and
+    `legend_title` says what they are.
+
     Lower-is-better panels have their axis reversed, so up always means better. The panels share the x axis of the
-    bottom one, which alone shows its tick labels, and each has its title as an annotation above it.
+    bottom one, which alone shows its tick labels, and each has its title as an annotation above it. On a log step
+    axis step 0 is drawn at `step_zero_position`; every point carries its real step in `customdata`. With
+    `smoothing`, each line is drawn smoothed (`smoothed`) over its raw values, which stay faint behind it.
     """
+    palette = THEME["layout"]["colorway"]
+    colours = colours or {name: palette[index % len(palette)] for index, name in enumerate(series)}
+    zero_at = step_zero_position([step for points in series.values() for step, _ in points])
+
+    def position(step: int) -> float | int:
+        return zero_at if log_steps and step == 0 else step
+
     rows = len(metrics)
     bottom_x = "x" if rows == 1 else f"x{rows}"
     data = []
     axes = {}
     titles = []
+    in_legend = set()
     for row, (metric, domain) in enumerate(zip(metrics, _panel_domains(rows), strict=True), start=1):
         suffix = "" if row == 1 else str(row)
         x, y = f"x{suffix}", f"y{suffix}"
@@ -127,53 +174,80 @@ def metric_over_steps(
             steps = [step for step, values in points if values.get(metric.pk) is not None]
             values = [values[metric.pk] for step, values in points if values.get(metric.pk) is not None]
             focused = training == focus
-            data.append(
-                {
-                    "type": "scatter",
-                    "x": steps,
-                    "y": values,
-                    "mode": "lines+markers",
-                    "name": _text(training),
-                    "legendgroup": training,
-                    "showlegend": row == 1,
-                    "line": {"width": 3 if focused else 1.5},
-                    "marker": {"size": 5 if focused else 3},
-                    # The name through plotly's own variable: a name holding "%{y}" is not a template.
-                    "hovertemplate": f"%{{fullData.name}}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
-                    "xaxis": x,
-                    "yaxis": y,
+            colour = colours[training]
+            group = groups[training] if groups else training
+            shared = {
+                "type": "scatter",
+                "x": [position(step) for step in steps],
+                "y": values,
+                "customdata": steps,
+                "meta": _text(training),
+                "name": _text(group),
+                "legendgroup": group,
+                "xaxis": x,
+                "yaxis": y,
+            }
+            # The name through plotly's own variable: a name holding "%{y}" is not a template.
+            hover = f"%{{meta}}<br>step %{{customdata:,}}<br>%{{y:.{metric.decimals}f}}"
+            line = shared | {
+                "mode": "lines+markers",
+                "showlegend": row == 1 and group not in in_legend,
+                "line": {"width": 3 if focused else 1.5, "color": colour},
+                "marker": {"size": 5 if focused else 3, "color": colour},
+                "hovertemplate": f"{hover}<extra></extra>",
+            }
+            if row == 1:
+                in_legend.add(group)
+            if smoothing and values:
+                # The raw values stay, faint, behind the smoothed line; the legend entry is the smoothed one's.
+                raw = line | {"showlegend": False, "opacity": 0.25, "hovertemplate": f"{hover} (raw)<extra></extra>"}
+                line = line | {
+                    "y": smoothed(values, smoothing),
+                    "mode": "lines",
+                    "hovertemplate": f"{hover} (smoothed)<extra></extra>",
                 }
-            )
+                data += [raw, line]
+            else:
+                data.append(line)
             if (training, metric.pk) in best:
                 step, value = best[(training, metric.pk)]
                 data.append(
-                    {
-                        "type": "scatter",
-                        "x": [step],
+                    shared
+                    | {
+                        "x": [position(step)],
                         "y": [value],
+                        "customdata": [step],
                         "mode": "markers",
-                        "name": _text(training),
-                        "legendgroup": training,
                         "showlegend": False,
-                        "marker": {"symbol": "star", "size": 14 if focused else 10, "line": {"width": 1}},
-                        "hovertemplate": "best of %{fullData.name}: step %{x}<extra></extra>",
-                        "xaxis": x,
-                        "yaxis": y,
+                        "marker": {
+                            "symbol": "star",
+                            "size": 14 if focused else 10,
+                            "color": colour,
+                            "line": {"width": 1},
+                        },
+                        "hovertemplate": "best of %{meta}: step %{customdata:,}<extra></extra>",
                     }
                 )
+        step_axis = {"type": "log"} if log_steps else {}
         if x == bottom_x:
-            axes[f"xaxis{suffix}"] = {"anchor": y, "domain": [0.0, 1.0], "title": {"text": "step"}}
+            title = "step (log scale)" if log_steps else "step"
+            axes[f"xaxis{suffix}"] = {"anchor": y, "domain": [0.0, 1.0], "title": {"text": title}} | step_axis
         else:
-            axes[f"xaxis{suffix}"] = {"anchor": y, "domain": [0.0, 1.0], "matches": bottom_x, "showticklabels": False}
+            axes[f"xaxis{suffix}"] = {
+                "anchor": y,
+                "domain": [0.0, 1.0],
+                "matches": bottom_x,
+                "showticklabels": False,
+            } | step_axis
         axes[f"yaxis{suffix}"] = {
             "anchor": x,
             "domain": domain,
-            "title": {"text": _axis_title(metric)},
+            "title": {"text": _text(metric.label)},
             "autorange": True if metric.higher_is_better else "reversed",
         }
         titles.append(
             {
-                "text": _text(metric.title),
+                "text": _panel_title(metric),
                 "font": {"size": 16},
                 "showarrow": False,
                 "x": 0.5,
@@ -184,7 +258,8 @@ def metric_over_steps(
                 "yref": "paper",
             }
         )
-    return _figure(data, **axes, annotations=titles, height=260 * rows + 80)
+    legend = {"legend": LAYOUT["legend"] | {"title": {"text": _text(legend_title)}}} if legend_title else {}
+    return _figure(data, **axes, annotations=titles, height=260 * rows + 80, **legend)
 
 
 def bars(labels: list[str], metrics: list[Metric], values: dict[int, list[float | None]]) -> dict:

@@ -9,9 +9,9 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from evaluations.labels import titled
-from evaluations.models import Checkpoint, CurrentScore, Metric, Training
+from evaluations.models import Checkpoint, Metric, Training
 
-from .. import charts
+from .. import charts, curves
 from ..methods import Method, Missing, RankingSpec
 from ..models import DeploymentSelection, RankedCheckpoint
 
@@ -46,15 +46,18 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
     chosen, unknown = _chosen_metrics(request, choices)
     if unknown:
         messages.warning(request, "Some chosen metrics have no results for this training and were left out.")
+    form = curves.StepChartForm(request.GET)
     overlay = request.GET.get("overlay") == "1"
     siblings = list(training.model.trainings.exclude(pk=training.pk).order_by("name"))
-    shown = [training, *siblings] if overlay else [training]
+    added = [t.pk for t in form.setting("overlay_training", [])]
+    shown_ids = [training.pk, *([t.pk for t in siblings] if overlay else []), *added]
     context = {
         "training": training,
         "choices": choices,
         "chosen": chosen,
         "overlay": overlay,
         "siblings": siblings,
+        "form": form,
         "config_json": json.dumps(training.config, indent=2, sort_keys=True, ensure_ascii=False),
         "selections": DeploymentSelection.objects.filter(model=training.model).select_related(
             "checkpoint__training", "selected_by"
@@ -65,17 +68,16 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
     else:
         method = Method.METRIC if len(chosen) == 1 else Method.NORMALISED_MEAN
         spec = RankingSpec.of(chosen, method=method, missing=Missing.AVAILABLE)
-        rows = list(
-            RankedCheckpoint.objects.filter(training__in=shown)
-            .ranked(spec)
-            .select_related("training")
-            .order_by("training__name", "step")
-        )
+        found = curves.with_chart_relations(Training.objects.filter(pk__in=shown_ids)).in_bulk()
+        # The page's own training first (first colour, first in the legend), then in the order they were chosen.
+        shown = [found[pk] for pk in dict.fromkeys(shown_ids)]
+        named = curves.labels(shown)
+        rows = list(curves.ranked_rows(shown, chosen))
         own = {row.pk: row for row in rows if row.training_id == training.pk}
-        best = _best_checkpoints(shown, chosen)
-        series: dict[str, list] = {t.name: [] for t in shown}
-        for row in rows:
-            series[row.training.name].append((row.step, {m.pk: getattr(row, f"value_{m.pk}") for m in chosen}))
+        best = curves.best_points(shown, chosen, named)
+        series = curves.series(rows, named, chosen)
+        steps = form.setting("steps", "log" if curves.steps_span_orders_of_magnitude(series) else "linear")
+        form.settle("steps", steps)
         suggestion = (
             RankedCheckpoint.objects.filter(training=training)
             .ranked(RankingSpec.of(chosen, method=method, missing=Missing.AVAILABLE, best_only=True))
@@ -83,27 +85,26 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
         )
         context |= {
             "spec": spec,
-            "chart": charts.metric_over_steps(chosen, series, best, focus=training.name),
-            "table": _checkpoint_table(training, chosen, own, best),
+            "chart": charts.metric_over_steps(
+                chosen,
+                series,
+                best,
+                focus=named[training.pk],
+                log_steps=steps == "log",
+                smoothing=form.setting("smooth", 0.0),
+                **curves.colours(shown, named, form.setting("colour_by", "training")),
+            ),
+            "log_steps": steps == "log",
+            "has_step_zero": any(step == 0 for points in series.values() for step, _ in points),
+            "table": _checkpoint_table(training, chosen, own, best, named),
             "suggestion": suggestion,
         }
     return TemplateResponse(request, "rankings/training.html", context)
 
 
-def _best_checkpoints(trainings: list[Training], metrics: list[Metric]) -> dict[tuple[str, int], tuple]:
-    """(training name, metric id) → (step, value) of each training's best checkpoint on each metric, in one query.
-
-    The engine's rule for a training's best checkpoint on a single metric (evaluations.ranks.better_first).
-    """
-    best = (
-        CurrentScore.objects.filter(training__in=trainings, metric__in=metrics)
-        .best_per_training()
-        .values_list("training__name", "metric_id", "step", "value")
-    )
-    return {(name, metric): (step, value) for name, metric, step, value in best}
-
-
-def _checkpoint_table(training: Training, chosen: list[Metric], rows: dict, best: dict) -> list[tuple]:
+def _checkpoint_table(
+    training: Training, chosen: list[Metric], rows: dict, best: dict, named: dict | None = None
+) -> list[tuple]:
     """(checkpoint, ranked row or None, [(value, stderr, metric, is the training's best)]) for every checkpoint."""
     table = []
     for checkpoint in training.checkpoints.order_by("step"):
@@ -111,7 +112,8 @@ def _checkpoint_table(training: Training, chosen: list[Metric], rows: dict, best
         cells = []
         for metric in chosen:
             value = getattr(row, f"value_{metric.pk}", None)
-            is_best = value is not None and best.get((training.name, metric.pk), (None,))[0] == checkpoint.step
+            label = (named or {}).get(training.pk, training.name)
+            is_best = value is not None and best.get((label, metric.pk), (None,))[0] == checkpoint.step
             cells.append((value, getattr(row, f"stderr_{metric.pk}", None), metric, is_best))
         table.append((checkpoint, row, cells))
     return table

@@ -49,7 +49,7 @@ PARAMS = {
     "evaluations:coverage": ["model", "training", "latest_only", "category", "include_inactive", "page", "columns"],
     "evaluations:queue": ["status", "benchmark", "model", "source", "mine", "sort", "page", "per_page"],
     "rankings:compare": ["checkpoint", "training", "leaderboard"],
-    "rankings:training": ["metric", "overlay"],
+    "rankings:training": ["metric", "overlay", "steps", "smooth", "colour_by", "overlay_training"],
     "evaluations:request": ["checkpoint", "benchmark"],
     "login": ["next"],
 }

@@ -56,16 +56,16 @@ def test_each_metric_gets_a_panel_top_down_sharing_the_bottom_x_axis(metrics):
     assert layout["height"] == 3 * 260 + 80
     titles = [(a["text"], a["y"], a["yref"], a["yanchor"]) for a in layout["annotations"]]
     assert titles == [
-        ("ARC · acc", 1.0, "paper", "bottom"),
-        ("Wiki · ppl", pytest.approx(0.64), "paper", "bottom"),
-        ("HellaSwag · acc_norm", pytest.approx(0.28), "paper", "bottom"),
+        ("ARC · acc · higher is better", 1.0, "paper", "bottom"),
+        ("Wiki · ppl · lower is better, axis reversed", pytest.approx(0.64), "paper", "bottom"),
+        ("HellaSwag · acc_norm · higher is better", pytest.approx(0.28), "paper", "bottom"),
     ]
 
 
 def test_lower_is_better_panels_have_their_axis_reversed(metrics):
     layout = charts.metric_over_steps(metrics, *runs(metrics), focus="run-a")["layout"]
     assert [layout[name]["autorange"] for name in ("yaxis", "yaxis2", "yaxis3")] == [True, "reversed", True]
-    assert layout["yaxis2"]["title"] == {"text": "ppl (lower is better, axis reversed)"}
+    assert layout["annotations"][1]["text"] == "Wiki · ppl · lower is better, axis reversed"
 
 
 def test_a_line_per_training_skips_missing_values_and_stars_the_best_step(metrics):
@@ -89,7 +89,7 @@ def test_the_focus_training_is_bold_and_each_training_is_in_the_legend_once(metr
     assert {t["name"]: t["line"]["width"] for t in lines} == {"run-a": 3, "run-b": 1.5}
     assert [t["name"] for t in figure["data"] if t["showlegend"]] == ["run-a", "run-b"]
     assert all(t["legendgroup"] == t["name"] for t in lines)
-    assert panel(figure, 2)[0]["hovertemplate"] == "%{fullData.name}<br>step %{x}<br>%{y:.2f}<extra></extra>"
+    assert panel(figure, 2)[0]["hovertemplate"] == "%{meta}<br>step %{customdata:,}<br>%{y:.2f}<extra></extra>"
 
 
 def test_names_with_markup_show_as_typed_in_legends_hovers_ticks_and_titles(metrics):
@@ -108,7 +108,7 @@ def test_a_single_metric_is_one_full_height_panel(metrics):
     assert layout["xaxis"] == {"anchor": "y", "domain": [0.0, 1.0], "title": {"text": "step"}}
     assert layout["yaxis"]["domain"] == [0.0, 1.0]
     assert "xaxis2" not in layout
-    assert [a["text"] for a in layout["annotations"]] == ["ARC · acc"]
+    assert [a["text"] for a in layout["annotations"]] == ["ARC · acc · higher is better"]
 
 
 def test_line_writes_dates_as_iso_strings():
@@ -139,22 +139,26 @@ def plotly_metric_over_steps(metrics, series, best, focus) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.08,
-        subplot_titles=[f"{m.benchmark.name} · {m.label}" for m in metrics],
+        subplot_titles=[charts._panel_title(m) for m in metrics],
     )
+    colours = dict(zip(series, charts.THEME["layout"]["colorway"], strict=False))
     for row, metric in enumerate(metrics, start=1):
         for training, points in series.items():
+            colour = colours[training]
             kept = [(step, values[metric.pk]) for step, values in points if values.get(metric.pk) is not None]
             figure.add_trace(
                 go.Scatter(
                     x=[step for step, _ in kept],
                     y=[value for _, value in kept],
+                    customdata=[step for step, _ in kept],
+                    meta=training,
                     mode="lines+markers",
                     name=training,
                     legendgroup=training,
                     showlegend=row == 1,
-                    line={"width": 3 if training == focus else 1.5},
-                    marker={"size": 5 if training == focus else 3},
-                    hovertemplate=f"%{{fullData.name}}<br>step %{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
+                    line={"width": 3 if training == focus else 1.5, "color": colour},
+                    marker={"size": 5 if training == focus else 3, "color": colour},
+                    hovertemplate=f"%{{meta}}<br>step %{{customdata:,}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
                 ),
                 row=row,
                 col=1,
@@ -165,18 +169,25 @@ def plotly_metric_over_steps(metrics, series, best, focus) -> go.Figure:
                     go.Scatter(
                         x=[step],
                         y=[value],
+                        customdata=[step],
+                        meta=training,
                         mode="markers",
                         name=training,
                         legendgroup=training,
                         showlegend=False,
-                        marker={"symbol": "star", "size": 14 if training == focus else 10, "line": {"width": 1}},
-                        hovertemplate="best of %{fullData.name}: step %{x}<extra></extra>",
+                        marker={
+                            "symbol": "star",
+                            "size": 14 if training == focus else 10,
+                            "color": colour,
+                            "line": {"width": 1},
+                        },
+                        hovertemplate="best of %{meta}: step %{customdata:,}<extra></extra>",
                     ),
                     row=row,
                     col=1,
                 )
         autorange = True if metric.higher_is_better else "reversed"
-        figure.update_yaxes(title_text=charts._axis_title(metric), autorange=autorange, row=row, col=1)
+        figure.update_yaxes(title_text=metric.label, autorange=autorange, row=row, col=1)
     figure.update_xaxes(title_text="step", row=len(metrics), col=1)
     return figure.update_layout(height=260 * len(metrics) + 80, **charts.LAYOUT)
 
