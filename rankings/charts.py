@@ -262,14 +262,87 @@ def metric_over_steps(
     return _figure(data, **axes, annotations=titles, height=260 * rows + 80, **legend)
 
 
-def bars(labels: list[str], metrics: list[Metric], values: dict[int, list[float | None]]) -> dict:
-    """Grouped bars: one group per metric, one bar per label (a compared checkpoint)."""
-    names = [_text(m.title) for m in metrics]
-    data = [
-        {"type": "bar", "name": _text(label), "x": names, "y": [values[m.pk][index] for m in metrics]}
-        for index, label in enumerate(labels)
-    ]
-    return _figure(data, barmode="group", height=420)
+COMPARE_COLUMNS = 3
+# Below this width (px) static/js/charts.js draws a figure's "narrow" layout: one panel a row, titles readable.
+NARROW_WIDTH = 640
+
+
+def metric_panels(labels: list[str], metrics: list[Metric], values: dict[int, list[tuple]]) -> dict:
+    """One small panel per metric, each on its own y axis, a dot (± stderr) per compared checkpoint.
+
+    `values[metric id]` holds (value, stderr) per label. Raw values of different scales on one axis let
+    likelihood_difference (≈ 3.5) flatten accuracies (≈ 0.3) into one line; each metric keeps its own scale and
+    units here. Lower-is-better panels are reversed, so up is better everywhere, and each checkpoint has one colour
+    in every panel, named once in the legend above the panels (below them it ran into the rotated labels).
+    The figure's `narrow` layout puts the panels one a row, for phones.
+    """
+    palette = THEME["layout"]["colorway"]
+    data = []
+    for index, metric in enumerate(metrics):
+        suffix = "" if index == 0 else str(index + 1)
+        for position, label in enumerate(labels):
+            value, stderr = values[metric.pk][position]
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "x": [_text(label)],
+                    "y": [value],
+                    "error_y": {"type": "data", "array": [stderr or 0], "visible": stderr is not None},
+                    "name": _text(label),
+                    "legendgroup": label,
+                    "showlegend": index == 0,
+                    "marker": {"size": 10, "color": palette[position % len(palette)]},
+                    "hovertemplate": f"%{{x}}<br>%{{y:.{metric.decimals}f}}<extra></extra>",
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                }
+            )
+    # Above the panels, where plotly makes room for it however many lines it wraps to.
+    legend = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
+    figure = _figure(
+        data, legend=legend, margin=LAYOUT["margin"] | {"t": 20, "b": 20}, **_grid(metrics, COMPARE_COLUMNS)
+    )
+    figure["narrow"] = _grid(metrics, 1)
+    return figure
+
+
+def _grid(metrics: list[Metric], columns: int) -> dict:
+    """Layout of `metric_panels` with `columns` panels a row: each row its two-line titles, then the panels."""
+    rows = -(-len(metrics) // columns)
+    gap = 0.06
+    width = (1 - gap * (columns - 1)) / columns
+    unit = 1.0 / rows
+    layout: dict = {"annotations": [], "height": 210 * rows + 100}
+    for index, metric in enumerate(metrics):
+        row, column = divmod(index, columns)
+        suffix = "" if index == 0 else str(index + 1)
+        bottom, left = (rows - 1 - row) * unit, column * (width + gap)
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": [left, left + width], "showticklabels": False}
+        layout[f"yaxis{suffix}"] = {
+            "anchor": f"x{suffix}",
+            "domain": [bottom + 0.05 * unit, bottom + 0.76 * unit],
+            # Only a lower-is-better axis is reversed; one of unknown direction is drawn as it is.
+            "autorange": "reversed" if metric.direction == Metric.Direction.LOWER else True,
+            "nticks": 4,
+        }
+        direction = {"higher": "higher is better", "lower": "lower is better (reversed)"}.get(
+            metric.direction, "direction unknown"
+        )
+        layout["annotations"].append(
+            {
+                "text": f"{_text(metric.title)}<br>{direction}",
+                "font": {"size": 12},
+                "showarrow": False,
+                "x": left + width / 2,
+                "xanchor": "center",
+                "xref": "paper",
+                "y": bottom + unit,
+                "yanchor": "top",
+                "yref": "paper",
+            }
+        )
+    return layout
 
 
 def heatmap(labels: list[str], matrix: list[list[float | None]], title: str) -> dict:

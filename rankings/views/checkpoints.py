@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from evaluations.labels import titled
-from evaluations.models import Checkpoint, CurrentScore, Training
+from evaluations.models import Checkpoint, CurrentScore, Metric, Training
 
 from .. import charts
 from ..models import Leaderboard, RankedCheckpoint
@@ -105,12 +105,32 @@ def _side_by_side(checkpoints: list[Checkpoint]) -> dict:
     table = []
     for metric, cells in shared:
         first = cells[0].value
-        table.append((metric, [(cell, cell.oriented == cell.best, cell.value - first) for cell in cells]))
+        # A metric of unknown direction has no best (`best` is NULL): none of its cells is marked.
+        table.append(
+            (
+                metric,
+                [
+                    (cell, cell.best is not None and cell.oriented == cell.best, _delta(metric, cell.value - first))
+                    for cell in cells
+                ],
+            )
+        )
     charted = [metric for metric, _ in shared if metric.is_primary][:CHART_METRICS]
-    values = {metric.pk: [cell.value for cell in cells] for metric, cells in shared if metric in charted}
+    values = {metric.pk: [(cell.value, cell.stderr) for cell in cells] for metric, cells in shared if metric in charted}
     labels = [f"{c.training.name} @ {c.step:,}" for c in checkpoints]
     return {
         "table": table,
         "missing_count": len(rows) - len(shared),
-        "chart": charts.bars(labels, charted, values) if charted else None,
+        "chart": charts.metric_panels(labels, charted, values) if charted else None,
     }
+
+
+def _delta(metric: Metric, delta: float) -> tuple[float, str]:
+    """(difference to the first checkpoint, "better", "worse", "same" or "" where the direction is unknown).
+
+    Better and worse follow the metric's direction, not the sign: a lower perplexity is better."""
+    if delta == 0:
+        return delta, "same"
+    if metric.direction == Metric.Direction.UNKNOWN:
+        return delta, ""
+    return delta, "better" if (delta > 0) == metric.higher_is_better else "worse"

@@ -100,7 +100,7 @@ def test_names_with_markup_show_as_typed_in_legends_hovers_ticks_and_titles(metr
     heatmap = charts.heatmap([name, "b"], [[1.0, 0.0], [0.0, 1.0]], name)
     assert heatmap["data"][0]["x"][0] == shown
     assert heatmap["layout"]["title"]["text"] == shown
-    assert charts.bars([name], metrics[:1], {metrics[0].pk: [0.5]})["data"][0]["name"] == shown
+    assert charts.metric_panels([name], metrics[:1], {metrics[0].pk: [(0.5, None)]})["data"][0]["name"] == shown
 
 
 def test_a_single_metric_is_one_full_height_panel(metrics):
@@ -198,7 +198,6 @@ def plotly_figures(metrics):
     labels = ["x", "y", "z"]
     matrix = [[1.0, 0.5, None], [0.5, 1.0, -0.2], [None, -0.2, 1.0]]
     when = [dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), dt.datetime(2024, 2, 3, 8, 30, 15, 123456, tzinfo=dt.UTC)]
-    names = [f"{m.benchmark.name} · {m.label}" for m in metrics[:2]]
     heatmap = go.Heatmap(
         z=matrix,
         x=labels,
@@ -216,12 +215,6 @@ def plotly_figures(metrics):
         )
         for n in (1, 2, 3)
     }
-    pairs["bars"] = (
-        charts.bars(["a", "b"], metrics[:2], {metrics[0].pk: [0.3, 0.5], metrics[1].pk: [20.0, None]}),
-        go.Figure([go.Bar(name="a", x=names, y=[0.3, 20.0]), go.Bar(name="b", x=names, y=[0.5, None])]).update_layout(
-            barmode="group", height=420, **charts.LAYOUT
-        ),
-    )
     pairs["heatmap"] = (
         charts.heatmap(labels, matrix, "Kendall's τ"),
         go.Figure(heatmap)
@@ -272,9 +265,9 @@ def test_the_theme_is_the_part_of_plotlys_template_these_charts_show(metrics):
 
 
 def test_each_figure_is_its_own_copy(metrics):
-    first = charts.bars(["a"], metrics[:1], {metrics[0].pk: [0.3]})
+    first = charts.metric_panels(["a"], metrics[:1], {metrics[0].pk: [(0.3, None)]})
     first["layout"]["font"]["size"] = 99
     first["layout"]["template"]["layout"]["colorway"].clear()
-    second = charts.bars(["a"], metrics[:1], {metrics[0].pk: [0.3]})
+    second = charts.metric_panels(["a"], metrics[:1], {metrics[0].pk: [(0.3, None)]})
     assert second["layout"]["font"]["size"] == 13
     assert second["layout"]["template"]["layout"]["colorway"]

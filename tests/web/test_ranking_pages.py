@@ -80,8 +80,8 @@ def test_compare_shows_shared_metrics_with_the_best_marked_and_deltas(client, ru
     response = client.get("/compare/", {"checkpoint": [first.pk, second.pk]})
     assert response.status_code == 200
     by_metric = {metric.key: cells for metric, cells in response.context["table"]}
-    acc_cells = [(cell.value, best, round(delta, 6)) for cell, best, delta in by_metric["acc"]]
-    assert acc_cells == [(0.3, False, 0.0), (0.6, True, 0.3)]
+    acc_cells = [(cell.value, best, round(delta, 6), verdict) for cell, best, (delta, verdict) in by_metric["acc"]]
+    assert acc_cells == [(0.3, False, 0.0, "same"), (0.6, True, 0.3, "better")]
     ppl_best = [best for _, best, _ in by_metric["ppl"]]
     assert ppl_best == [False, True]
 
