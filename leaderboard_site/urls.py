@@ -16,6 +16,9 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 urlpatterns = [
     path("", ranking_views.home, name="home"),
+    # The model page with results from the ranking engine: the rankings view extends the evaluations page, which
+    # `evaluations:model` still names (this pattern comes first, so it answers that address).
+    path("models/<int:pk>/", ranking_views.model_detail),
     path("", include("evaluations.urls")),
     path("", include("rankings.urls")),
     path("accounts/login/", account_views.login, name="login"),

@@ -258,8 +258,25 @@ def metric_over_steps(
                 "yref": "paper",
             }
         )
-    legend = {"legend": LAYOUT["legend"] | {"title": {"text": _text(legend_title)}}} if legend_title else {}
-    return _figure(data, **axes, annotations=titles, height=260 * rows + 80, **legend)
+    height = 260 * rows + 80
+    # Just under the bottom axis title, however tall the chart (a fixed fraction left 150 px empty under 4 panels).
+    plot_height = height - LAYOUT["margin"]["t"] - LAYOUT["margin"]["b"]
+    legend = LAYOUT["legend"] | {"y": round(-70 / plot_height, 4)}
+    if legend_title:
+        legend["title"] = {"text": _text(legend_title)}
+    figure = _figure(data, **axes, annotations=titles, height=height, legend=legend)
+    figure["narrow"] = _narrow_panels(axes, titles)
+    return figure
+
+
+def _narrow_panels(axes: dict, titles: list[dict]) -> dict:
+    """The layout changes for a phone: titles in two smaller lines (benchmark, then metric and direction) and no y
+    titles, which the panel titles repeat; on one line they ran off both sides of a 390 px screen."""
+    narrow = {name: {**axis, "title": {"text": ""}} for name, axis in axes.items() if name.startswith("yaxis")}
+    narrow["annotations"] = [
+        title | {"text": title["text"].replace(" · ", "<br>", 1), "font": {"size": 12}} for title in titles
+    ]
+    return narrow
 
 
 COMPARE_COLUMNS = 3

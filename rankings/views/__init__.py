@@ -4,6 +4,7 @@ from .analysis import across, progress
 from .checkpoints import checkpoint, compare
 from .home import home
 from .leaderboards import docs, leaderboard, leaderboard_list, ranking
+from .models import model_detail
 from .pareto import pareto
 from .trainings import select_deployment, training
 
@@ -16,6 +17,7 @@ __all__ = [
     "home",
     "leaderboard",
     "leaderboard_list",
+    "model_detail",
     "pareto",
     "ranking",
     "select_deployment",

@@ -189,7 +189,8 @@ def plotly_metric_over_steps(metrics, series, best, focus) -> go.Figure:
         autorange = True if metric.higher_is_better else "reversed"
         figure.update_yaxes(title_text=metric.label, autorange=autorange, row=row, col=1)
     figure.update_xaxes(title_text="step", row=len(metrics), col=1)
-    return figure.update_layout(height=260 * len(metrics) + 80, **charts.LAYOUT)
+    height = 260 * len(metrics) + 80
+    return figure.update_layout(height=height, **charts.LAYOUT).update_layout(legend_y=round(-70 / (height - 90), 4))
 
 
 def plotly_figures(metrics):
@@ -243,6 +244,7 @@ def plotly_figures(metrics):
 def test_figures_are_what_plotly_builds_apart_from_its_template(metrics):
     for name, (ours, reference) in plotly_figures(metrics).items():
         ours, reference = json.loads(json.dumps(ours)), json.loads(json.dumps(reference))
+        ours.pop("narrow", None)  # static/js/charts.js's layout for phones, not plotly's (tested on its own)
         ours["layout"].pop("template")
         reference["layout"].pop("template")
         # Same keys, values and JSON types (1.0 is not 1, True is not 1), so plotly.js gets the same figure.
@@ -271,3 +273,10 @@ def test_each_figure_is_its_own_copy(metrics):
     second = charts.metric_panels(["a"], metrics[:1], {metrics[0].pk: [(0.3, None)]})
     assert second["layout"]["font"]["size"] == 13
     assert second["layout"]["template"]["layout"]["colorway"]
+
+
+def test_step_charts_on_a_phone_title_panels_in_two_short_lines_without_y_titles(metrics):
+    narrow = charts.metric_over_steps(metrics, *runs(metrics), focus="run-a")["narrow"]
+    assert [a["text"] for a in narrow["annotations"]][1] == "Wiki<br>ppl · lower is better, axis reversed"
+    assert {narrow[axis]["title"]["text"] for axis in ("yaxis", "yaxis2", "yaxis3")} == {""}
+    assert narrow["yaxis2"]["autorange"] == "reversed"
