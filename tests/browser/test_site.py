@@ -104,13 +104,15 @@ def test_a_training_page_draws_its_chart(page):
     chart.locator(".annotation-text").nth(3).wait_for()
     titles = chart.locator(".annotation-text").all_text_contents()
     assert len(titles) == 4
-    assert titles[:2] == ["arc_challenge · acc", "arc_easy · acc"]
+    assert titles[:2] == ["arc_challenge · acc · higher is better", "arc_easy · acc · higher is better"]
+    assert sum("axis reversed" in title for title in titles) == 1  # crows_pairs likelihood difference
     assert chart.locator(".cartesianlayer .subplot").count() == 4
     # Line markers are circles (SVG arcs); the stars are the only other points.
     stars = chart.locator("path.point").evaluate_all("points => points.filter(p => !p.getAttribute('d').includes('A'))")
     assert len(stars) == 4
     y_titles = chart.locator(".g-ytitle, .g-y2title, .g-y3title, .g-y4title").all_text_contents()
-    assert sum("axis reversed" in title for title in y_titles) == 1  # crows_pairs likelihood difference
+    # Short y titles, which no longer run into the neighbouring panels (issue 11, defect 4).
+    assert y_titles == ["acc", "acc", "likelihood_difference", "acc"]
     shot(page, "training")
 
 
