@@ -139,7 +139,7 @@ def test_model_page_runs_the_same_queries_for_2_and_10_trainings(client):
     add_trainings(8)
 
     assert _queries(client, model.get_absolute_url()) == few
-    assert few <= 3
+    assert few <= 4  # the model, its tags, its trainings, and the primary metrics they have results on (none here)
 
 
 # Training page
@@ -177,6 +177,7 @@ def test_training_page_runs_the_same_queries_for_2_and_10_checkpoints(client):
             factories.score(metric=metric, value=0.5, checkpoint_obj=factories.checkpoint(training=training, step=step))
 
     add_checkpoints(0, 2)
+    client.get(training.get_absolute_url())  # fills the cached options of the overlay picker
     few = _queries(client, training.get_absolute_url())
     add_checkpoints(2, 8)
 

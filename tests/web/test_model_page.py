@@ -4,6 +4,8 @@ a chart of the trainings side by side (issue 11, "model page with results")."""
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests import factories
 
@@ -63,3 +65,19 @@ def test_a_model_without_results_shows_no_results_section(client):
     assert response.status_code == 200
     assert "best_rows" not in response.context
     assert "Results" not in response.text
+
+
+def test_the_results_cost_the_same_queries_for_2_and_10_trainings(client, model):
+    acc = model.trainings.first().checkpoints.first().evaluations.first().scores.first().metric
+    few = _queries(client, model.get_absolute_url())
+    for index in range(8):
+        checkpoint = factories.checkpoint(training=factories.training(name=f"extra-{index}", model=model), step=10)
+        factories.score(metric=acc, value=0.3, checkpoint_obj=checkpoint)
+    assert _queries(client, model.get_absolute_url()) == few
+    assert len(client.get(model.get_absolute_url()).context["best_rows"]) == 10
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured.captured_queries)
