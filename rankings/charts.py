@@ -130,6 +130,25 @@ def step_zero_position(steps: list[int]) -> float:
     return min(positive) / 2 if positive else 0.5
 
 
+def _compact(step: float) -> str:
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if step >= size:
+            return f"{step / size:g}{suffix}"
+    return f"{step:g}"
+
+
+def _log_step_ticks(series: dict, zero_at: float) -> dict:
+    """A log step axis ticked at the powers of ten, and at step 0's position labelled "0": plotly's own ticks put a
+    "5" there (for 0.5), which read as step 5."""
+    steps = [step for points in series.values() for step, _ in points]
+    top = max(steps, default=1)
+    ticks = [10**power for power in range(len(str(max(1, int(top)))) + 1) if 10**power <= top * 10]
+    labels = [_compact(tick) for tick in ticks]
+    if 0 in steps:
+        ticks, labels = [zero_at, *ticks], ["0", *labels]
+    return {"type": "log", "tickmode": "array", "tickvals": ticks, "ticktext": labels}
+
+
 def metric_over_steps(
     metrics: list[Metric],
     series: dict[str, list[tuple[int, dict[int, float | None]]]],
@@ -228,7 +247,7 @@ def metric_over_steps(
                         "hovertemplate": "best of %{meta}: step %{customdata:,}<extra></extra>",
                     }
                 )
-        step_axis = {"type": "log"} if log_steps else {}
+        step_axis = _log_step_ticks(series, zero_at) if log_steps else {}
         if x == bottom_x:
             title = "step (log scale)" if log_steps else "step"
             axes[f"xaxis{suffix}"] = {"anchor": y, "domain": [0.0, 1.0], "title": {"text": title}} | step_axis
@@ -245,6 +264,11 @@ def metric_over_steps(
             "title": {"text": _text(metric.label)},
             "autorange": True if metric.higher_is_better else "reversed",
         }
+        panel_values = [values.get(metric.pk) for points in series.values() for _, values in points]
+        if spans_orders_of_magnitude(panel_values):
+            # A step-0 perplexity of 3,594,272 would flatten the rest of the run (6 to 40) into the axis line.
+            axes[f"yaxis{suffix}"] |= {"type": "log", "title": {"text": f"{_text(metric.label)} (log)"}}
+            axes[f"yaxis{suffix}"]["tickformat"] = ",.4~r"
         titles.append(
             {
                 "text": _panel_title(metric),
@@ -271,8 +295,13 @@ def metric_over_steps(
 
 def _narrow_panels(axes: dict, titles: list[dict]) -> dict:
     """The layout changes for a phone: titles in two smaller lines (benchmark, then metric and direction) and no y
-    titles, which the panel titles repeat; on one line they ran off both sides of a 390 px screen."""
-    narrow = {name: {**axis, "title": {"text": ""}} for name, axis in axes.items() if name.startswith("yaxis")}
+    titles, which the panel titles repeat ("log" on a log axis); on one line they ran off both sides of a 390 px
+    screen."""
+    narrow = {
+        name: {**axis, "title": {"text": "log" if axis.get("type") == "log" else ""}}
+        for name, axis in axes.items()
+        if name.startswith("yaxis")
+    }
     narrow["annotations"] = [
         title | {"text": title["text"].replace(" · ", "<br>", 1), "font": {"size": 12}} for title in titles
     ]

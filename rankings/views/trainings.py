@@ -78,6 +78,7 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
         series = curves.series(rows, named, chosen)
         steps = form.setting("steps", "log" if curves.steps_span_orders_of_magnitude(series) else "linear")
         form.settle("steps", steps)
+        form.settle("smooth", "0")
         suggestion = (
             RankedCheckpoint.objects.filter(training=training)
             .ranked(RankingSpec.of(chosen, method=method, missing=Missing.AVAILABLE, best_only=True))

@@ -60,9 +60,26 @@ def test_a_log_step_axis_draws_step_zero_at_half_the_first_step_and_hovers_the_r
     layout = layout_and_data["layout"]
     assert (layout["xaxis"]["type"], layout["xaxis2"]["type"]) == ("log", "log")
     assert layout["xaxis2"]["title"] == {"text": "step (log scale)"}
+    # Ticked at the decades, and "0" where step 0 is drawn (plotly's own ticks said "5" there, for 0.5).
+    ticks = dict(zip(layout["xaxis2"]["tickvals"], layout["xaxis2"]["ticktext"], strict=True))
+    assert ticks == {5.0: "0", 1: "1", 10: "10", 100: "100", 1000: "1k", 10000: "10k"}
     run_a = lines_of(layout_and_data)[0]
     assert (run_a["x"], run_a["customdata"]) == ([5.0, 10, 1000], [0, 10, 1000])
     assert "step %{customdata:,}" in run_a["hovertemplate"]
+
+
+def test_a_panel_whose_values_span_orders_of_magnitude_gets_a_log_y_axis(metrics):
+    series = {"run-a": [(0, {metrics[1].pk: 3_594_272.0}), (1000, {metrics[1].pk: 40.0}), (2000, {metrics[1].pk: 6.1})]}
+    layout = charts.metric_over_steps(metrics, series, {}, focus="run-a")["layout"]
+    assert layout["yaxis2"] | {"domain": None} == {
+        "anchor": "x2",
+        "domain": None,
+        "title": {"text": "likelihood_difference (log)"},
+        "autorange": "reversed",
+        "type": "log",
+        "tickformat": ",.4~r",
+    }
+    assert "type" not in layout["yaxis"]
 
 
 def test_smoothing_draws_the_moving_average_over_the_faint_raw_values(metrics):
