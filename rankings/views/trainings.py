@@ -79,6 +79,7 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
         steps = form.setting("steps", "log" if curves.steps_span_orders_of_magnitude(series) else "linear")
         form.settle("steps", steps)
         form.settle("smooth", "0")
+        smoothing = form.setting("smooth", 0.0)
         suggestion = (
             RankedCheckpoint.objects.filter(training=training)
             .ranked(RankingSpec.of(chosen, method=method, missing=Missing.AVAILABLE, best_only=True))
@@ -92,10 +93,11 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
                 best,
                 focus=named[training.pk],
                 log_steps=steps == "log",
-                smoothing=form.setting("smooth", 0.0),
+                smoothing=smoothing,
                 **curves.colours(shown, named, form.setting("colour_by", "training")),
             ),
             "log_steps": steps == "log",
+            "smoothing": smoothing,
             "has_step_zero": any(step == 0 for points in series.values() for step, _ in points),
             "table": _checkpoint_table(training, chosen, own, best, named),
             "suggestion": suggestion,

@@ -161,6 +161,7 @@ def test_smoothing_from_the_query_string_and_a_bad_value_named(client, pythia):
     assert bad.status_code == 200
     assert "Smoothing: must be a number from 0 (no smoothing) to 0.99" in bad.text
     assert [t.get("opacity") for t in lines_of(chart_of(bad))] == [None]
+    assert "Lines are smoothed" not in bad.text
 
 
 def test_trainings_of_other_models_overlay_with_their_model_named_where_names_repeat(client, pythia):
