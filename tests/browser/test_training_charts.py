@@ -35,6 +35,13 @@ def drawn(page, selector: str = CHART) -> dict:
                 axis: chart._fullLayout.xaxis.type,
                 legend: chart._fullData.filter(t => t.showlegend).map(t => t.name),
                 faint: chart._fullData.filter(t => t.opacity < 1).length,
+                // Colours drawn per legend entry, over every panel: lines, markers and stars.
+                colours: Object.values(chart._fullData.reduce((seen, t) => {
+                    seen[t.legendgroup] ||= new Set();
+                    if (t.mode.includes("markers")) seen[t.legendgroup].add(t.marker.color);
+                    if (t.mode.includes("lines")) seen[t.legendgroup].add(t.line.color);
+                    return seen;
+                }, {})).map(colours => colours.size),
             };
         }""",
         selector,
@@ -80,6 +87,7 @@ def test_log_axis_and_back_smoothing_and_an_overlay_keep_url_form_and_chart_in_s
     chart = drawn(page)
     assert chart["legend"] == ["pythia-v1.1-1.4b", "pythia-v1.1-70m"]
     assert (chart["axis"], chart["faint"]) == ("log", 8)
+    assert chart["colours"] == [1, 1]  # one colour per training in all four panels, as its legend entry shows
     assert query(page)["smooth"] == ["0.6"]
     assert query(page)["steps"] == ["log"]
     expect(page.get_by_label("Smoothing")).to_have_value("0.6")
