@@ -4,7 +4,7 @@ import django_tables2 as tables
 from django.db.models import F
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from evaluations.formatting import decimals_for, format_number
 from evaluations.labels import titled
@@ -57,8 +57,20 @@ class MetricColumn(tables.Column):
         return _tie_breakers(queryset, field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True))
 
 
+class CompareColumn(tables.CheckBoxColumn):
+    """The rows' compare boxes. The header's select-all box is `hidden` until static/js/select-all.js, which makes it
+    work, shows it: without JavaScript the header is the word alone, not a box that does nothing."""
+
+    @property
+    def header(self):
+        return mark_safe(  # noqa: S308 (a constant)
+            'Compare <input type="checkbox" class="select-all" data-selects="checkpoint" hidden '
+            'aria-label="Select every row of this page for comparison">'
+        )
+
+
 class LeaderboardTable(tables.Table):
-    compare = tables.CheckBoxColumn(accessor="pk", verbose_name="Compare", orderable=False, exclude_from_export=True)
+    compare = CompareColumn(accessor="pk", orderable=False, exclude_from_export=True)
     rank = tables.Column(attrs={"td": {"class": "num rank"}, "th": {"class": "num"}})
     model = tables.Column(accessor="training__model__name", verbose_name="Model")
     training = tables.Column(
