@@ -47,8 +47,39 @@ class CoverageRequestForm(forms.Form):
         return cleaned
 
 
+class TrainingPickerForm(forms.Form):
+    """The first step of choosing a checkpoint: its training (the checkpoint list then shows that training's steps,
+    not all of the catalogue's hundreds of checkpoints). A GET form, so it works without JavaScript."""
+
+    training = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={"invalid_choice": "There is no training %(value)s."},
+    )
+
+    def __init__(self, *args, checkpoints: dict[int, Checkpoint], **kwargs):
+        super().__init__(*args, **kwargs)
+        groups: dict[str, list[tuple[int, str]]] = {}
+        counts: dict[int, int] = {}
+        trainings = {}
+        for checkpoint in checkpoints.values():  # ordered by model, training and step
+            counts[checkpoint.training_id] = counts.get(checkpoint.training_id, 0) + 1
+            trainings[checkpoint.training_id] = checkpoint.training
+        for pk, training in trainings.items():
+            noun = "checkpoint" if counts[pk] == 1 else "checkpoints"
+            groups.setdefault(training.model.name, []).append((pk, f"{training.name} ({counts[pk]} {noun})"))
+        self.trainings = trainings
+        self.fields["training"].choices = [("", "Choose a training"), *groups.items()]
+
+    def chosen(self):
+        """The valid chosen training, or None."""
+        return self.trainings.get(self.cleaned_data.get("training")) if self.is_valid() else None
+
+
 class RequestEvaluationsForm(forms.Form):
-    """One checkpoint, chosen from a list grouped by training, and active benchmarks grouped by category."""
+    """One checkpoint, chosen among the steps of a training (see TrainingPickerForm), and active benchmarks grouped
+    by category."""
 
     checkpoint = forms.TypedChoiceField(
         coerce=int, empty_value=None, error_messages={"invalid_choice": "There is no checkpoint %(value)s."}
@@ -73,6 +104,14 @@ class RequestEvaluationsForm(forms.Form):
         }
         self.fields["checkpoint"].choices = [("", "Choose a checkpoint"), *_grouped_checkpoints(self.checkpoints)]
         self.fields["benchmarks"].choices = _grouped_benchmarks(self.benchmarks)
+
+    def show_steps_of(self, training) -> None:
+        """List only `training`'s checkpoints, steps in order. Any checkpoint still validates (the field's choices
+        stay whole): the list is what the page offers, not what the form accepts."""
+        steps = [
+            (pk, label) for pk, label in _labels(self.checkpoints) if self.checkpoints[pk].training_id == training.pk
+        ]
+        self.fields["checkpoint"].widget.choices = [("", "Choose a step"), *steps]
 
     def clean_checkpoint(self) -> Checkpoint:
         return self.checkpoints[self.cleaned_data["checkpoint"]]
@@ -103,13 +142,19 @@ class RequestEvaluationsForm(forms.Form):
         return groups
 
 
+def _labels(checkpoints: dict[int, Checkpoint]) -> list[tuple[int, str]]:
+    # The whole name in each option: a closed select shows the option alone, without its group.
+    return [
+        (pk, f"{c.training.name} @ step {c.step:,}" + (f" ({c.label})" if c.label else ""))
+        for pk, c in checkpoints.items()
+    ]
+
+
 def _grouped_checkpoints(checkpoints: dict[int, Checkpoint]) -> list[tuple[str, list[tuple[int, str]]]]:
     groups: dict[str, list[tuple[int, str]]] = {}
-    for checkpoint in checkpoints.values():
-        training = checkpoint.training
-        # The whole name in each option: a closed select shows the option alone, without its group.
-        label = f"{training.name} @ step {checkpoint.step:,}" + (f" ({checkpoint.label})" if checkpoint.label else "")
-        groups.setdefault(f"{training.model.name} · {training.name}", []).append((checkpoint.pk, label))
+    for pk, label in _labels(checkpoints):
+        training = checkpoints[pk].training
+        groups.setdefault(f"{training.model.name} · {training.name}", []).append((pk, label))
     return list(groups.items())
 
 

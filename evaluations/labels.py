@@ -27,18 +27,35 @@ def _settings_by_task(metrics: Iterable[Metric]) -> dict[str, set[tuple[int, str
     return settings
 
 
+def _distinguishing_settings(metrics: list[Metric]) -> list[str]:
+    """For each metric, the setting that tells it apart from the others of its task ("5-shot", "v2"), or ""."""
+    settings = _settings_by_task(metrics)
+    names = []
+    for metric in metrics:
+        task = settings[metric.benchmark.slug]
+        shots, version = len({shots for shots, _ in task}) > 1, len({version for _, version in task}) > 1
+        names.append(_setting(metric, shots=shots, version=version))
+    return names
+
+
 def titled(metrics: Iterable[Metric]) -> list[Metric]:
     """The metrics, each with `title` set to its name among the others: "ARC (Easy) 5-shot · acc" where the same
     task is there at another few-shot count, with "v2" where at another version, else "ARC (Easy) · acc"."""
     metrics = list(metrics)
-    settings = _settings_by_task(metrics)
-    for metric in metrics:
-        task = settings[metric.benchmark.slug]
-        setting = _setting(
-            metric, shots=len({shots for shots, _ in task}) > 1, version=len({version for _, version in task}) > 1
-        )
+    for metric, setting in zip(metrics, _distinguishing_settings(metrics), strict=True):
         metric.title = f"{metric.benchmark.name} {setting} · {metric.label}" if setting else metric.title
     return metrics
+
+
+def column_names(metrics: Iterable[Metric]) -> list[str]:
+    """Plain names for the metrics as columns of an export, from the identifiers lm-evaluation-harness uses:
+    "arc_easy acc", or "arc_easy 5-shot acc" where the same task is there at another setting. No direction
+    arrows or display names: code reads these (the direction is in the export's settings)."""
+    metrics = list(metrics)
+    return [
+        " ".join(part for part in (metric.benchmark.slug, setting, metric.key) if part)
+        for metric, setting in zip(metrics, _distinguishing_settings(metrics), strict=True)
+    ]
 
 
 def mixed_settings(metrics: Iterable[Metric]) -> list[str]:

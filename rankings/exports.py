@@ -1,16 +1,27 @@
-"""Exports of a ranked view: CSV, JSON and Markdown, each carrying the ranking settings with the rows."""
+"""Exports of a ranked view: CSV, JSON and Markdown of its rows, and the ranking settings that produced them.
+
+The CSV is plain (its first line is the header row), so `csv`, `pandas.read_csv` and spreadsheets read it without
+options; its settings are the `settings` export, which the CSV names in a `Link` header (rel="describedby"). The JSON
+carries the settings beside its rows, and Markdown a sentence above its table. Columns have plain names
+("arc_easy acc", "arc_easy acc stderr"); directions are in the settings.
+"""
 
 import csv
 import io
 import json
+from collections.abc import Callable
 
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .methods import RankingSpec
+from evaluations.formatting import format_number
+from evaluations.labels import column_names
 
-FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
+from .methods import Method, RankingSpec
+from .tables import page_decimals, score_label
+
+FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown", "settings": "application/json"}
 # Spreadsheets run a cell starting with one of these as a formula; a leading apostrophe makes it plain text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # In Markdown: the backslash first (it escapes the others), pipes that would end a cell, brackets that would make a
@@ -18,11 +29,44 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
+class Column:
+    """One column of an export: its plain name, how a ranked row gives its value, and (for numbers shown rounded
+    in Markdown) the key of `tables.page_decimals` whose digits it takes."""
+
+    def __init__(self, name: str, value: Callable, digits: str | None = None):
+        self.name, self.value, self.digits = name, value, digits
+
+
+def columns(spec: RankingSpec) -> list[Column]:
+    """The columns of an export of `spec`, in the order of the page's table, each metric's stderr beside it."""
+    found = [
+        Column("Rank", lambda r: r.rank),
+        Column("Model", lambda r: r.training.model.name),
+        Column("Training", lambda r: r.training.name),
+        Column("Step", lambda r: r.step),
+    ]
+    if spec.method != Method.METRIC:  # a single metric's score is its metric's column
+        found.append(Column(score_label(spec, arrow=False), lambda r: r.score, "score"))
+        found.append(Column("Coverage", lambda r: f"{r.coverage}/{len(spec.metrics)}"))
+    metrics = [w.metric for w in spec.metrics]
+    for metric, name in zip(metrics, column_names(metrics), strict=True):
+        key = f"value_{metric.pk}"
+        found.append(Column(name, lambda r, key=key: getattr(r, key, None), key))
+        found.append(Column(f"{name} stderr", lambda r, pk=metric.pk: getattr(r, f"stderr_{pk}", None), key))
+    return found
+
+
 def describe(spec: RankingSpec) -> dict:
+    metrics = [w.metric for w in spec.metrics]
     return {
         "method": spec.method,
+        "score": None
+        if spec.method == Method.METRIC
+        else {"column": score_label(spec, arrow=False), "higher_is_better": spec.higher_is_better},
         "metrics": [
             {
+                "column": name,
+                "stderr_column": f"{name} stderr",
                 "benchmark": w.metric.benchmark.slug,
                 "num_fewshot": w.metric.benchmark.num_fewshot,
                 "version": w.metric.benchmark.version,
@@ -30,7 +74,7 @@ def describe(spec: RankingSpec) -> dict:
                 "direction": w.metric.direction,
                 "weight": w.weight,
             }
-            for w in spec.metrics
+            for w, name in zip(spec.metrics, column_names(metrics), strict=True)
         ],
         "best_checkpoint_only": spec.best_only,
         "missing_values": spec.missing,
@@ -46,57 +90,56 @@ def safe_cell(value):
     return value
 
 
-def _comment_json(value) -> str:
-    """JSON of the settings for the CSV's comment line, which spreadsheets split into cells at every comma or
-    semicolon: inside strings these are written as JSON escapes, so each cell starts with JSON's own ', ' and never
-    with text from a name or a filter (a filter of 'x,=1+1' would otherwise put '=1+1' in a cell of its own)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_comment_json(str(k))}: {_comment_json(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_comment_json(v) for v in value) + "]"
-    if value is None or isinstance(value, bool | int | float):
-        return json.dumps(value)
-    text = json.dumps(str(value), ensure_ascii=False)
-    return text.replace(",", "\\u002c").replace(";", "\\u003b")
-
-
 def export_response(
-    fmt: str, *, title: str, spec: RankingSpec, filters: dict, header: list, rows: list
+    fmt: str, *, title: str, spec: RankingSpec, filters: dict, records: list, settings_url: str
 ) -> HttpResponse:
-    """`rows` are lists of plain values in the order of `header`."""
+    """`records` are the ranked rows in the order of the page; `settings_url` is this export's `settings` export."""
     settings = {"leaderboard": title, "ranking": describe(spec), "filters": filters, "exported_at": timezone.now()}
-    if fmt == "json":
-        records = [dict(zip(header, row, strict=True)) for row in rows]
-        body = json.dumps(settings | {"rows": records}, indent=2, default=str, ensure_ascii=False)
+    cols = columns(spec)
+    if fmt == "settings":
+        body = json.dumps(settings, indent=2, default=str, ensure_ascii=False)
+    elif fmt == "json":
+        # Numbers as JSON numbers at full precision, null where a value is missing.
+        rows = [{c.name: c.value(r) for c in cols} for r in records]
+        body = json.dumps(settings | {"rows": rows}, indent=2, default=str, ensure_ascii=False)
     elif fmt == "md":
-        body = _markdown(settings, header, rows)
+        body = _markdown(settings, cols, records, page_decimals(records, spec))
     else:
-        body = _csv(settings, header, rows)
+        body = _csv(cols, records)
     response = HttpResponse(body, content_type=f"{FORMATS[fmt]}; charset=utf-8")
     name = slugify(title) or "ranking"
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    filename = f"{name}.settings.json" if fmt == "settings" else f"{name}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if fmt == "csv":
+        # The settings stay out of the file (a comment line broke pandas and spreadsheets): the CSV names them.
+        response["Link"] = f'<{settings_url}>; rel="describedby"; type="application/json"'
     return response
 
 
-def _csv(settings: dict, header: list, rows: list) -> str:
+def _csv(cols: list[Column], records: list) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    # Settings first as comment lines (pandas: read_csv(..., comment="#")).
-    out.write(f"# {_comment_json(settings)}\n")
     # Headers carry benchmark and metric names: neutralised like the cells.
-    writer.writerow([safe_cell(name) for name in header])
-    for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
+    writer.writerow([safe_cell(c.name) for c in cols])
+    for record in records:
+        writer.writerow([safe_cell(c.value(record)) for c in cols])
     return out.getvalue()
 
 
-def _markdown(settings: dict, header: list, rows: list) -> str:
+def _markdown(settings: dict, cols: list[Column], records: list, digits: dict[str, int]) -> str:
     def cell(value) -> str:
         """The value as plain text in a table cell: its HTML shown, not run; no line break, pipe or link."""
         text = "" if value is None else str(value)
         for char, replacement in MARKDOWN_ESCAPES.items():
             text = text.replace(char, replacement)
         return " ".join(text.splitlines())
+
+    def shown(column: Column, record) -> str:
+        """Numbers rounded as the page rounds them (evaluations.formatting)."""
+        value = column.value(record)
+        if column.digits is None or value is None:
+            return cell(value)
+        return format_number(value, digits[column.digits])
 
     ranking = settings["ranking"]
     metrics = ", ".join(f"{m['benchmark']} {m['metric']} (×{m['weight']:g})" for m in ranking["metrics"])
@@ -105,8 +148,8 @@ def _markdown(settings: dict, header: list, rows: list) -> str:
         f"best checkpoint only: {'yes' if ranking['best_checkpoint_only'] else 'no'}; "
         f"missing values: {ranking['missing_values']}; ties: {ranking['ties']}.",
         "",
-        "| " + " | ".join(cell(h) for h in header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
+        "| " + " | ".join(cell(c.name) for c in cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
     ]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(shown(c, r) for c in cols) + " |" for r in records]
     return "\n".join(lines) + "\n"

@@ -2,9 +2,11 @@
 
 import django_tables2 as tables
 from django.db.models import F
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
+from evaluations.formatting import decimals_for, format_number
 from evaluations.labels import titled
 from evaluations.models import Metric
 
@@ -23,6 +25,7 @@ class MetricColumn(tables.Column):
 
     def __init__(self, metric: Metric, **kwargs):
         self.metric = metric
+        self.decimals = metric.decimals  # the table sets the digits its page needs (`LeaderboardTable.digits`)
         super().__init__(
             accessor=f"value_{metric.pk}",
             verbose_name=f"{metric.title} {ARROWS.get(metric.direction, '')}".rstrip(),
@@ -37,10 +40,10 @@ class MetricColumn(tables.Column):
 
     def render(self, value, record):
         stderr = getattr(record, f"stderr_{self.metric.pk}", None)
-        text = f"{value:.{self.metric.decimals}f}"
+        text = format_number(value, self.decimals)
         if stderr is None:
             return text
-        return format_html('{} <span class="stderr">± {}</span>', text, f"{stderr:.{self.metric.decimals}f}")
+        return format_html('{} <span class="stderr">± {}</span>', text, format_number(stderr, self.decimals))
 
     def value(self, value, record):
         return value
@@ -54,8 +57,20 @@ class MetricColumn(tables.Column):
         return _tie_breakers(queryset, field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True))
 
 
+class CompareColumn(tables.CheckBoxColumn):
+    """The rows' compare boxes. The header's select-all box is `hidden` until static/js/select-all.js, which makes it
+    work, shows it: without JavaScript the header is the word alone, not a box that does nothing."""
+
+    @property
+    def header(self):
+        return mark_safe(  # noqa: S308 (a constant)
+            'Compare <input type="checkbox" class="select-all" data-selects="checkpoint" hidden '
+            'aria-label="Select every row of this page for comparison">'
+        )
+
+
 class LeaderboardTable(tables.Table):
-    compare = tables.CheckBoxColumn(accessor="pk", verbose_name="Compare", orderable=False, exclude_from_export=True)
+    compare = CompareColumn(accessor="pk", orderable=False, exclude_from_export=True)
     rank = tables.Column(attrs={"td": {"class": "num rank"}, "th": {"class": "num"}})
     model = tables.Column(accessor="training__model__name", verbose_name="Model")
     training = tables.Column(
@@ -87,9 +102,12 @@ class LeaderboardTable(tables.Table):
         leaderboard page has hundreds of cells, which cost several times the ranking query. Building the rows here
         keeps the page within a few milliseconds of its query.
         """
+        digits = self.digits
+        for column in self.columns:
+            if isinstance(column.column, MetricColumn):
+                column.column.decimals = digits[f"value_{column.column.metric.pk}"]
         cells = [self._cell(column.name) for column in self.columns]
-        rows = self.page.object_list if getattr(self, "page", None) else self.rows
-        records = (row.record for row in rows)
+        records = self._records()
         return [
             format_html(
                 '<tr class="{}">{}</tr>',
@@ -98,6 +116,15 @@ class LeaderboardTable(tables.Table):
             )
             for number, record in enumerate(records)
         ]
+
+    def _records(self) -> list:
+        rows = self.page.object_list if getattr(self, "page", None) else self.rows
+        return [row.record for row in rows]
+
+    @cached_property
+    def digits(self) -> dict[str, int]:
+        """Decimals of each number column (by accessor), enough to tell apart the values this page shows."""
+        return page_decimals(self._records(), self.spec)
 
     def _cell(self, name: str):
         """A function of a record giving the (class, content) of this column's cell."""
@@ -141,7 +168,7 @@ class LeaderboardTable(tables.Table):
         return value
 
     def render_score(self, value):
-        return f"{value:.{3 if self.spec.method in (Method.MEAN_RANK, Method.WIN_RATE) else 2}f}"
+        return format_number(value, self.digits["score"])
 
     def render_coverage(self, value):
         return f"{value}/{len(self.spec.metrics)}"
@@ -170,12 +197,33 @@ class LeaderboardTable(tables.Table):
         return _tie_breakers(queryset, field.desc() if is_descending else field.asc())
 
 
-def score_label(spec: RankingSpec) -> str:
-    return {
+def score_decimals(spec: RankingSpec) -> int:
+    """The fewest decimals a score shows: a (weighted) mean is on its metrics' scale, so it takes their decimals."""
+    if spec.method in (Method.METRIC, Method.MEAN, Method.WEIGHTED_MEAN):
+        return spec.metrics[0].metric.decimals
+    return 2 if spec.method == Method.NORMALISED_MEAN else 3
+
+
+def page_decimals(records, spec: RankingSpec) -> dict[str, int]:
+    """Decimals of the score and of each metric's values (keyed `score`, `value_<metric id>`) for a page of ranked
+    rows: the table, the home page's card of the same rows and the Markdown export all show these digits."""
+    records = list(records)
+    digits = {"score": decimals_for((r.score for r in records), score_decimals(spec))}
+    for weighted in spec.metrics:
+        key = f"value_{weighted.metric.pk}"
+        digits[key] = decimals_for((getattr(r, key, None) for r in records), weighted.metric.decimals)
+    return digits
+
+
+def score_label(spec: RankingSpec, *, arrow: bool = True) -> str:
+    """The score column's name; mean rank, the one score where lower wins, says so with an arrow unless `arrow` is
+    false (exports name columns plainly and give directions in their settings)."""
+    label = {
         Method.METRIC: "Score",
         Method.MEAN: "Mean",
         Method.WEIGHTED_MEAN: "Weighted mean",
         Method.NORMALISED_MEAN: "Normalised mean (0–100)",
-        Method.MEAN_RANK: "Mean rank ↓",
+        Method.MEAN_RANK: "Mean rank",
         Method.WIN_RATE: "Mean win rate",
     }[spec.method]
+    return f"{label} ↓" if arrow and spec.method == Method.MEAN_RANK else label

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
 from ..filters import QueueFilter
-from ..forms import RequestEvaluationsForm
+from ..forms import RequestEvaluationsForm, TrainingPickerForm
 from ..models import Evaluation
 from ..requests import request_evaluations
 from ..tables import BoundedPaginator, QueueTable
@@ -63,11 +63,19 @@ def request_page(request: HttpRequest) -> HttpResponse:
         initial = {"checkpoint": request.GET.get("checkpoint"), "benchmarks": request.GET.getlist("benchmark")}
         form = RequestEvaluationsForm(initial=initial)
     chosen = form.chosen_checkpoint()
+    # The training whose steps the checkpoint list shows: the chosen checkpoint's, else the one picked (first step).
+    source = request.POST if request.method == "POST" else request.GET
+    picked = chosen.training_id if chosen else source.get("training", "")
+    picker = TrainingPickerForm({"training": picked}, checkpoints=form.checkpoints)
+    training = picker.chosen()
+    if training is not None:
+        form.show_steps_of(training)
     states = {}
     if chosen is not None:
         pairs = cell_states([chosen.pk], list(form.benchmarks))
         states = {benchmark_id: state for (_, benchmark_id), state in pairs.items()}
     context = {"form": form, "checkpoint": chosen, "groups": form.benchmark_groups(states)}
+    context |= {"picker": picker, "training": training}
     return TemplateResponse(request, "evaluations/request.html", context, status=status)
 
 

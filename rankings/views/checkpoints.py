@@ -2,6 +2,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
+from evaluations.formatting import decimals_for
 from evaluations.labels import titled
 from evaluations.models import Checkpoint, CurrentScore, Metric, Training
 
@@ -105,6 +106,8 @@ def _side_by_side(checkpoints: list[Checkpoint]) -> dict:
     table = []
     for metric, cells in shared:
         first = cells[0].value
+        # Shown (never saved) with the digits that tell these values apart, by the rule of every table.
+        metric.decimals = decimals_for((cell.value for cell in cells), metric.decimals)
         # A metric of unknown direction has no best (`best` is NULL): none of its cells is marked.
         table.append(
             (

@@ -74,7 +74,7 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
         RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": RankedPaginator}).configure(table)
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table, "error": error}
     context["mixed_settings"] = mixed_settings(w.metric for w in spec.metrics) if spec else []
-    context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")]
+    context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown"), ("settings", "Settings (JSON)")]
     context["shows_weights"] = form.shows_weights(spec)
     if request.htmx:  # the results, and the settings the server resolved (the method, the weight inputs)
         parts = ("rankings/includes/ranking.html#results", "rankings/includes/ranking.html#options")
@@ -98,7 +98,6 @@ def _export(request: HttpRequest, fmt: str, board, spec: RankingSpec, filters: C
     """Every row of the filtered ranking, in the order the page shows (its sort), not only the current page."""
     table = LeaderboardTable(rows, spec=spec, exclude=["compare"])
     RequestConfig(request, paginate=False).configure(table)
-    values = list(table.as_values())
     applied = {}
     if filters.is_valid():
         for name, value in filters.form.cleaned_data.items():
@@ -109,4 +108,8 @@ def _export(request: HttpRequest, fmt: str, board, spec: RankingSpec, filters: C
                     else str(value)
                 )
     title = board.name if board else "Ad-hoc ranking"
-    return export_response(fmt, title=title, spec=spec, filters=applied, header=values[0], rows=values[1:])
+    query = request.GET.copy()
+    query["_export"] = "settings"
+    settings_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    records = [row.record for row in table.rows]
+    return export_response(fmt, title=title, spec=spec, filters=applied, records=records, settings_url=settings_url)

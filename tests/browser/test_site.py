@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -78,10 +79,14 @@ def test_a_leaderboard_filters_sorts_pages_and_exports(page):
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
     text = Path(download.value.path()).read_text()
-    exported = list(csv.reader(io.StringIO("\n".join(text.splitlines()[1:]))))
+    exported = list(csv.reader(io.StringIO(text)))  # plain: the header row first
     assert exported[0][:4] == ["Rank", "Model", "Training", "Step"]
     assert [row[2] for row in exported[1:]] == trainings
-    assert '"best_checkpoint_only": true' in text.splitlines()[0]
+    # Its settings are the page's "Settings (JSON)" export of the same view.
+    href = page.get_by_role("link", name="Settings (JSON)").get_attribute("href")
+    settings = page.request.get(urljoin(page.url, href)).json()
+    assert settings["ranking"]["best_checkpoint_only"] is True
+    assert settings["filters"]["q"] == "deduped"
 
 
 def test_comparing_two_checkpoints_from_the_leaderboard(page):

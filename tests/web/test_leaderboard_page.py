@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -131,10 +132,10 @@ def test_bad_parameters_never_fail_the_page(client, data, params):
 def test_the_csv_export_holds_every_filtered_row_with_the_settings(client, data):
     response = client.get("/leaderboards/main/", {"best_only": "0", "_export": "csv"})
     assert response["Content-Type"].startswith("text/csv")
-    text = response.content.decode()
-    settings = json.loads(text.splitlines()[0].removeprefix("# "))
+    settings_url = re.fullmatch(r'<(.+)>; rel="describedby"; type="application/json"', response["Link"]).group(1)
+    settings = client.get(settings_url).json()
     assert settings["ranking"]["best_checkpoint_only"] is False
-    records = list(csv.reader(io.StringIO("\n".join(text.splitlines()[1:]))))
+    records = list(csv.reader(io.StringIO(response.content.decode())))
     assert records[0][:4] == ["Rank", "Model", "Training", "Step"]
     assert [r[2] for r in records[1:]] == ["gamma", "gamma", "alpha", "beta", "beta", "alpha"]
 

@@ -132,7 +132,7 @@ def test_progress_of_results_from_one_import_is_drawn_in_order_of_arrival_and_sa
 def test_the_home_page_shows_public_leaderboards_with_their_top_rows(client, runs):
     Leaderboard.objects.create(name="Hidden", slug="hidden", is_public=False)
     response = client.get("/")
-    ((board, error, rows),) = response.context["leaderboards"]
+    ((board, error, rows, _decimals),) = response.context["leaderboards"]
     assert error is None
     assert board.slug == "board"
     assert [(row.training.name, row.step, row.rank) for row in rows] == [("run-b", 100, 1), ("run-a", 200, 2)]
