@@ -383,7 +383,7 @@ def test_benchmark_page_shows_its_metrics_and_only_the_top_50(client):
     assert re.search(r"acc Accuracy ↑ higher is better primary 0\.250", text)
     assert re.search(r"perplexity perplexity ↓ lower is better –", text)
     assert len(_ranked_trainings(response)) == 50
-    assert "Top 50 of 52 checkpoints." in text
+    assert "1–50 of 52 checkpoints." in text
 
 
 def test_benchmark_page_without_a_primary_metric_says_there_is_nothing_to_rank(client):

@@ -51,6 +51,7 @@ PARAMS = {
     "rankings:compare": ["checkpoint", "training", "leaderboard"],
     "rankings:training": ["metric", "overlay"],
     "evaluations:request": ["checkpoint", "benchmark"],
+    "evaluations:benchmark": ["page"],
     "login": ["next"],
 }
 # The API: each list's filters are found from its view; the rankings read the pages' parameters.
