@@ -40,12 +40,8 @@ def test_the_second_page_shows_ranks_51_to_100_and_says_of_how_many(client, benc
     text = _text(response)
     assert "51–100 of 120 checkpoints." in text
     assert "Page 2 of 3" in text
-    links = dict(
-        (label, href)
-        for href, label in re.findall(
-            r'<a href="([^"]+)"[^>]*>(First|Previous|Next|Last)</a>', response.content.decode()
-        )
-    )
+    pager = re.findall(r'<a href="([^"]+)"[^>]*>(First|Previous|Next|Last)</a>', response.content.decode())
+    links = {label: href for href, label in pager}
     assert links == {
         "First": "?page=1#ranking-heading",
         "Previous": "?page=1#ranking-heading",
