@@ -19,7 +19,7 @@ def _text(response) -> str:
 def _ranked(response) -> list[tuple[int, str]]:
     """(rank, training) of each row of the ranking table, in order."""
     rows = re.findall(
-        r'<td class="num">(\d+)</td>\s*<td><a [^>]*>[^<]*</a></td>\s*<th scope="row"><a [^>]*>([^<]*)</a>',
+        r'<td class="num rank">(\d+)</td>\s*<th scope="row" class="name"><a [^>]*>([^<]*)</a>',
         response.content.decode(),
     )
     return [(int(rank), training) for rank, training in rows]
