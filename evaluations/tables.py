@@ -37,7 +37,7 @@ class TimeColumn(tables.Column):
 
 
 class QueueTable(tables.Table):
-    checkpoint = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}})
+    checkpoint = tables.Column(linkify=True, attrs={"td": {"class": "wrap sticky"}, "th": {"class": "sticky"}})
     benchmark = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}})
     status = tables.Column()
     requested_by = tables.Column(verbose_name="Requested by")

@@ -1,3 +1,4 @@
+from django.core.paginator import Paginator
 from django.db.models import (
     Case,
     Count,
@@ -96,12 +97,12 @@ def benchmark_list(request: HttpRequest) -> TemplateResponse:
 def benchmark_detail(request: HttpRequest, pk: int) -> TemplateResponse:
     benchmark = get_object_or_404(Benchmark.objects.prefetch_related("metrics"), pk=pk)
     metric = benchmark.primary_metric
+    # Pages of the ranking: a page number past either end (or not a number) shows the nearest page.
+    page = Paginator(_ranking(metric), RANKING_SIZE).get_page(request.GET.get("page")) if metric else None
     context = {
         "benchmark": benchmark,
         "metric": metric,
-        "ranking": _ranking(metric)[:RANKING_SIZE] if metric else [],
-        "ranked_count": CurrentScore.objects.filter(metric=metric).count() if metric else 0,
-        "ranking_size": RANKING_SIZE,
+        "page": page,
         "coverage": _coverage(benchmark),
     }
     return TemplateResponse(request, "evaluations/benchmark_detail.html", context)

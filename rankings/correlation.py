@@ -5,7 +5,7 @@ self-join, bounded by MAX_ROWS); only the final few arithmetic steps on those su
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 from django.db import connection
@@ -29,8 +29,17 @@ class Correlation:
 
 
 def ranks_across(candidates: RankingQuerySet, metrics: list[Metric], *, best_only: bool = False) -> RankingQuerySet:
-    """Rows having all of `metrics`, with their rank under each as `part_<metric id>`, ordered by mean rank."""
-    spec = RankingSpec.of(metrics, method=Method.MEAN_RANK, missing=Missing.REQUIRE_ALL, best_only=best_only)
+    """Rows having all of `metrics`, with their rank under each as `part_<metric id>`, ordered by mean rank.
+
+    With `best_only` the rows are the best checkpoint of each training (by mean rank over all the candidates), and
+    every rank is counted among those rows: ranks among all 432 checkpoints (up to 421) beside 16 rows read as
+    nonsense, and the correlations are then those of the rows shown. The best rows are chosen first, then ranked
+    again, as a window after a window filter would be computed over the unfiltered rows.
+    """
+    spec = RankingSpec.of(metrics, method=Method.MEAN_RANK, missing=Missing.REQUIRE_ALL)
+    if best_only:
+        best = candidates.ranked(replace(spec, best_only=True))
+        candidates = candidates.filter(pk__in=best.values("pk"))
     return candidates.ranked(spec)
 
 

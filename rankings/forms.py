@@ -35,7 +35,15 @@ class RankingForm(forms.Form):
         coerce=lambda value: value == "1",
         required=False,
     )
-    missing = forms.ChoiceField(label="Missing values", choices=Missing.choices, required=False)
+    # A native select cannot wrap its text: "count a missing value as the worst observed" was cut off on a phone.
+    missing = forms.ChoiceField(
+        label="Missing values",
+        choices=[
+            (value, "count as the worst observed" if value == Missing.WORST else label)
+            for value, label in Missing.choices
+        ],
+        required=False,
+    )
     ties = forms.ChoiceField(choices=Ties.choices, required=False)
 
     def __init__(self, data=None, *, initial_spec: RankingSpec | None = None):

@@ -21,22 +21,29 @@ def _tie_breakers(queryset, *first):
 
 
 class MetricColumn(tables.Column):
-    """A metric's value with its stderr; the best value of the column is marked."""
+    """A metric's value with its stderr; the best value of the column is marked.
 
-    def __init__(self, metric: Metric, **kwargs):
+    `is_score`: the metric is what the rows are ranked by (the single-metric method), kept in view as the score.
+    """
+
+    def __init__(self, metric: Metric, *, is_score: bool = False, **kwargs):
         self.metric = metric
         self.decimals = metric.decimals  # the table sets the digits its page needs (`LeaderboardTable.digits`)
+        self.base_class = "num score" if is_score else "num"
         super().__init__(
             accessor=f"value_{metric.pk}",
             verbose_name=f"{metric.title} {ARROWS.get(metric.direction, '')}".rstrip(),
-            attrs={"td": {"class": self.cell_class}, "th": {"class": "num", "title": metric.get_direction_display()}},
+            attrs={
+                "td": {"class": self.cell_class},
+                "th": {"class": self.base_class, "title": metric.get_direction_display()},
+            },
             **kwargs,
         )
 
     def cell_class(self, record) -> str:
         best = getattr(record, f"best_{self.metric.pk}", None)
         value = getattr(record, f"value_{self.metric.pk}", None)
-        return "num best" if value is not None and value == best else "num"
+        return f"{self.base_class} best" if value is not None and value == best else self.base_class
 
     def render(self, value, record):
         stderr = getattr(record, f"stderr_{self.metric.pk}", None)
@@ -71,13 +78,16 @@ class CompareColumn(tables.CheckBoxColumn):
 
 class LeaderboardTable(tables.Table):
     compare = CompareColumn(accessor="pk", orderable=False, exclude_from_export=True)
-    rank = tables.Column(attrs={"td": {"class": "num rank"}, "th": {"class": "num"}})
+    rank = tables.Column(attrs={"td": {"class": "num rank"}, "th": {"class": "num rank"}})
     model = tables.Column(accessor="training__model__name", verbose_name="Model")
     training = tables.Column(
-        accessor="training__name", verbose_name="Training", linkify=lambda record: record.training.get_absolute_url()
+        accessor="training__name",
+        verbose_name="Training",
+        linkify=lambda record: record.training.get_absolute_url(),
+        attrs={"th": {"class": "name"}},
     )
     step = tables.Column(attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    score = tables.Column(attrs={"td": {"class": "num score"}, "th": {"class": "num"}})
+    score = tables.Column(attrs={"td": {"class": "num score"}, "th": {"class": "num score"}})
     coverage = tables.Column(attrs={"td": {"class": "num"}, "th": {"class": "num"}})
 
     class Meta:
@@ -86,9 +96,13 @@ class LeaderboardTable(tables.Table):
         empty_text = "No checkpoint has the results this ranking needs. Try another metric or missing-value policy."
         template_name = "rankings/leaderboard_table.html"
 
-    def __init__(self, data, *, spec: RankingSpec, **kwargs):
+    def __init__(self, data, *, spec: RankingSpec, on_screen: bool = False, **kwargs):
         self.spec = spec
-        extra = [(f"metric_{metric.pk}", MetricColumn(metric)) for metric in titled(w.metric for w in spec.metrics)]
+        single = spec.method == Method.METRIC
+        metrics = titled(w.metric for w in spec.metrics)
+        extra = [(f"metric_{metric.pk}", MetricColumn(metric, is_score=single)) for metric in metrics]
+        if on_screen:
+            kwargs.setdefault("sequence", screen_sequence(spec))
         super().__init__(data, extra_columns=extra, **kwargs)
         self.columns["score"].column.verbose_name = score_label(spec)
         if spec.method == Method.METRIC:
@@ -132,9 +146,15 @@ class LeaderboardTable(tables.Table):
             "compare": lambda record: ("", self.render_compare(record.pk, record)),
             "rank": lambda record: ("num rank", record.rank),
             "model": lambda record: ("", record.training.model.name),
+            # The full name in a tooltip: a narrow screen wraps it within its kept-in-view column.
             "training": lambda record: (
-                "",
-                format_html('<a href="{}">{}</a>', record.training.get_absolute_url(), record.training.name),
+                "name",
+                format_html(
+                    '<a href="{}" title="{}">{}</a>',
+                    record.training.get_absolute_url(),
+                    record.training.name,
+                    record.training.name,
+                ),
             ),
             "step": lambda record: ("num", self.render_step(record.step, record)),
             "score": lambda record: ("num score", EMPTY if record.score is None else self.render_score(record.score)),
@@ -195,6 +215,16 @@ class LeaderboardTable(tables.Table):
     def order_training(self, queryset, is_descending: bool):
         field = F("training__name")
         return _tie_breakers(queryset, field.desc() if is_descending else field.asc())
+
+
+def screen_sequence(spec: RankingSpec) -> tuple[str, ...]:
+    """The page's column order: rank, name and score first, so that they can stay in view (sticky) while the rest of
+    a wide table scrolls sideways, and a phone shows a score without scrolling. A single metric is the score.
+
+    Exports keep the declared order (rank, model, training, step, ...), which their readers rely on.
+    """
+    score = f"metric_{spec.metrics[0].metric.pk}" if spec.method == Method.METRIC and spec.metrics else "score"
+    return ("compare", "rank", "training", score, "step", "model", "...")
 
 
 def score_decimals(spec: RankingSpec) -> int:

@@ -38,6 +38,7 @@ def queue(request: HttpRequest) -> TemplateResponse:
     context = {
         "filter": filters,
         "table": table,
+        "holds": Evaluation.objects.queue_counts(),
         "can_request": request.user.has_perm("evaluations.add_evaluation"),
         "can_cancel": cancellable,
     }

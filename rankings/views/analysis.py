@@ -41,6 +41,7 @@ def across(request: HttpRequest) -> TemplateResponse:
             "mixed_settings": mixed_settings(metrics),
             "rows": [(row, [getattr(row, f"part_{m.pk}") for m in metrics]) for row in rows],
             "total": ranked.count(),
+            "best_only": spec.best_only,
             "shown": ACROSS_ROWS,
             "max_rows": MAX_ROWS,
             "correlations": correlations,

@@ -70,7 +70,7 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
         export = request.GET.get("_export")
         if export in FORMATS:
             return _export(request, export, board, spec, filters, rows)
-        table = LeaderboardTable(rows, spec=spec)
+        table = LeaderboardTable(rows, spec=spec, on_screen=True)
         RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": RankedPaginator}).configure(table)
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table, "error": error}
     context["mixed_settings"] = mixed_settings(w.metric for w in spec.metrics) if spec else []

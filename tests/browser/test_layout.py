@@ -4,6 +4,7 @@ Wide tables scroll inside their own container instead. Full-page screenshots of 
 written to artifacts/screenshots/<page>-<width>.png for inspection.
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,9 +91,6 @@ def visit(browser, base_url: str, width: int, named: dict[str, str], *, sign_in=
 
 # Slow (a minute: two full-page screenshots of some twenty pages); CI runs it.
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="issue 11 (3): training, compare, across, coverage and benchmark pages still overflow"
-)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_page_scrolls_sideways(browser, demo_site, width):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -104,3 +102,105 @@ def test_the_request_form_fits_the_window(browser, demo_site, researcher, width)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     named = {"request": reverse("evaluations:request")}
     assert visit(browser, demo_site.url, width, named, sign_in=researcher.username) == {}
+
+
+def _page(browser, base_url: str, width: int):
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
+
+
+# Where each cell is, relative to the visible part of its table's scroll box (left, right), after scrolling the box
+# to its right end; and whether the box had anything to scroll.
+KEPT_IN_VIEW = """([box, selectors]) => {
+  const wrap = document.querySelector(box);
+  const row = wrap.querySelector("tbody tr");
+  const scrollable = wrap.scrollWidth > wrap.clientWidth;
+  wrap.scrollLeft = wrap.scrollWidth;
+  const shown = wrap.getBoundingClientRect();
+  const cells = selectors.map((s) => row.querySelector(s).getBoundingClientRect());
+  return {scrollable, scrolled: wrap.scrollLeft > 0,
+          cells: cells.map((r) => [Math.round(r.left - shown.left), Math.round(shown.right - r.right)])};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize(
+    ("name", "box", "kept"),
+    [
+        ("leaderboard-zero-shot", "#results .table-wrap", ["td.rank", "td.name", "td.score"]),
+        ("training", "#checkpoints-heading + .table-wrap", ["td.sticky", "th.sticky-2"]),
+        ("across", "#ranks-heading ~ .table-wrap", ["th.sticky"]),
+        ("compare", "#compare-heading ~ .table-wrap", ["th.sticky"]),
+    ],
+)
+def test_the_rank_name_and_score_stay_in_view_while_a_wide_table_scrolls(browser, demo_site, width, name, box, kept):
+    context, page = _page(browser, demo_site.url, width)
+    try:
+        url = pages()[name].replace("?method=mean&", "?method=mean&best_only=1&")
+        page.goto(url)
+        seen = page.evaluate(KEPT_IN_VIEW, [box, kept])
+    finally:
+        context.close()
+    if width == 390:
+        assert seen["scrollable"], "the table fits a phone: nothing to keep in view"
+        assert seen["scrolled"]
+    # Each kept cell is wholly inside the visible part of the box, however far it scrolled.
+    assert all(left >= -1 and right >= -1 for left, right in seen["cells"]), seen
+
+
+def test_a_phone_shows_the_score_of_the_leaderboard_without_scrolling(browser, demo_site):
+    context, page = _page(browser, demo_site.url, 390)
+    try:
+        page.goto(pages()["leaderboard-zero-shot"])
+        score = page.locator("#results tbody tr").first.locator("td.score")
+        expect(score).to_have_text(re.compile(r"\d"))
+        left, right = score.evaluate(
+            "(cell) => [cell.getBoundingClientRect().left, cell.getBoundingClientRect().right]"
+        )
+    finally:
+        context.close()
+    assert 0 <= left < right <= 390
+
+
+# The widest choice of each single select, measured in the select's own font, must fit in the select beside its
+# arrow: a native select cannot wrap, and cut its text off ("best checkpoint of each trai").
+WIDEST_CHOICES = """() => [...document.querySelectorAll("form.controls select:not([multiple])")].map((select) => {
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = getComputedStyle(select).font;
+  const widest = Math.max(...[...select.options].map((o) => context.measureText(o.text).width));
+  return [select.name, Math.ceil(widest), select.clientWidth, select.scrollWidth];
+})"""
+ARROW = 24  # px Chromium keeps for the select's arrow and its padding
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["leaderboard-zero-shot", "ranking", "across"])
+def test_the_ranking_forms_selects_show_their_whole_choice(browser, demo_site, width, name):
+    context, page = _page(browser, demo_site.url, width)
+    try:
+        page.goto(pages()[name])
+        selects = page.evaluate(WIDEST_CHOICES)
+    finally:
+        context.close()
+    assert "best_only" in {select for select, *_ in selects}
+    clipped = [s for s, widest, client, scroll in selects if widest + ARROW > client or scroll > client]
+    assert clipped == [], selects
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_queue_and_its_table_stay_in_the_page_column(browser, demo_site, width):
+    context, page = _page(browser, demo_site.url, width)
+    try:
+        page.goto(pages()["queue"])
+        expect(page.get_by_text("The queue holds")).to_be_visible()
+        edges = page.evaluate(
+            """() => [document.querySelector("main .page-header"), document.querySelector("#results .table-wrap"),
+                      document.querySelector("#results .results-count")].map((e) => {
+              const r = e.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.right)]; })"""
+        )
+    finally:
+        context.close()
+    (left, right), *inside = edges
+    assert all(start >= left and end <= right for start, end in inside), edges

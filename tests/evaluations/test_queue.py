@@ -204,7 +204,7 @@ def test_query_count_does_not_grow_with_jobs(client, signed_in):
     many = _query_count(client)
 
     assert few == many
-    assert many <= 8
+    assert many <= 9  # one of them counts the jobs waiting and running, whatever the filters
 
 
 # Cancelling

@@ -51,6 +51,7 @@ PARAMS = {
     "rankings:compare": ["checkpoint", "training", "leaderboard"],
     "rankings:training": ["metric", "overlay", "steps", "smooth", "colour_by", "overlay_training"],
     "evaluations:request": ["checkpoint", "benchmark", "training"],
+    "evaluations:benchmark": ["page"],
     "login": ["next"],
 }
 # The API: each list's filters are found from its view; the rankings read the pages' parameters.

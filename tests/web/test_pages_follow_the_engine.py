@@ -20,7 +20,7 @@ def test_the_benchmark_page_shares_ranks_between_ties_as_the_engine_does(client)
     for name, value in [("a", 12.0), ("b", 9.5), ("c", 12.0), ("d", 14.0)]:
         factories.score(training=name, metric=ppl, value=value)
     response = client.get(f"/benchmarks/{ppl.benchmark.pk}/")
-    shown = [(score.checkpoint.training.name, score.step, score.rank) for score in response.context["ranking"]]
+    shown = [(score.checkpoint.training.name, score.step, score.rank) for score in response.context["page"].object_list]
     assert shown == [("b", 1000, 1), ("a", 1000, 2), ("c", 1000, 2), ("d", 1000, 4)]
     assert shown == _engine_ranks(ppl)
 

@@ -110,6 +110,18 @@ def test_rankings_across_metrics_show_ranks_and_correlations(client, runs):
     assert ranks[("run-b", 100)] == [1.0, 1.0]
 
 
+def test_across_metrics_of_best_checkpoints_ranks_them_among_themselves(client, runs, django_assert_max_num_queries):
+    # Among all four checkpoints run-a's best (step 200) is third on both metrics; among the two rows shown, second.
+    with django_assert_max_num_queries(10):  # the form's choices, the ranking, its count, two correlation sums
+        response = client.get("/rank/across/", {"metric": [runs["acc"].pk, runs["ppl"].pk], "best_only": "1"})
+    ranks = [(row.training.name, row.step, parts) for row, parts in response.context["rows"]]
+    assert ranks == [("run-b", 100, [1.0, 1.0]), ("run-a", 200, [2.0, 2.0])]
+    text = " ".join(response.content.decode().split())
+    assert "2 checkpoints, the best of each training, ranked among themselves" in text
+    (correlation,) = response.context["correlations"]
+    assert correlation.rows == 2
+
+
 def test_progress_lists_the_records_over_time(client, runs):
     response = client.get("/leaderboards/board/progress/")
     assert response.status_code == 200
