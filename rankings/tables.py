@@ -3,7 +3,7 @@
 import django_tables2 as tables
 from django.db.models import F
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from evaluations.labels import titled
 from evaluations.models import Metric
@@ -35,8 +35,10 @@ class MetricColumn(tables.Column):
         value = getattr(record, f"value_{self.metric.pk}", None)
         return "num best" if value is not None and value == best else "num"
 
+    shows_stderr = True  # the table's column chooser may turn the ± parts off
+
     def render(self, value, record):
-        stderr = getattr(record, f"stderr_{self.metric.pk}", None)
+        stderr = getattr(record, f"stderr_{self.metric.pk}", None) if self.shows_stderr else None
         text = f"{value:.{self.metric.decimals}f}"
         if stderr is None:
             return text
@@ -56,6 +58,7 @@ class MetricColumn(tables.Column):
 
 class LeaderboardTable(tables.Table):
     compare = tables.CheckBoxColumn(accessor="pk", verbose_name="Compare", orderable=False, exclude_from_export=True)
+    pin = tables.Column(accessor="pk", verbose_name="Pin", orderable=False, exclude_from_export=True)
     rank = tables.Column(attrs={"td": {"class": "num rank"}, "th": {"class": "num"}})
     model = tables.Column(accessor="training__model__name", verbose_name="Model")
     training = tables.Column(
@@ -71,14 +74,24 @@ class LeaderboardTable(tables.Table):
         empty_text = "No checkpoint has the results this ranking needs. Try another metric or missing-value policy."
         template_name = "rankings/leaderboard_table.html"
 
-    def __init__(self, data, *, spec: RankingSpec, **kwargs):
+    def __init__(self, data, *, spec: RankingSpec, hidden: frozenset[str] = frozenset(), pinned=(), **kwargs):
+        """`hidden`: optional columns not to render (TableForm.hidden); `pinned`: rows shown above the others, as
+        `RankingQuerySet.rows_of` gives them, with their ranks among all the rows."""
         self.spec = spec
+        self.pinned = list(pinned)
+        self.pinned_ids = {record.pk for record in self.pinned}
+        self._rendering_pinned = False
         extra = [(f"metric_{metric.pk}", MetricColumn(metric)) for metric in titled(w.metric for w in spec.metrics)]
         super().__init__(data, extra_columns=extra, **kwargs)
         self.columns["score"].column.verbose_name = score_label(spec)
         if spec.method == Method.METRIC:
             self.columns.hide("score")
             self.columns.hide("coverage")
+        for name in hidden - {"stderr"}:
+            if name in self.columns.columns:
+                self.columns.hide(name)
+        for _, column in extra:
+            column.shows_stderr = "stderr" not in hidden
 
     def html_rows(self) -> list[SafeString]:
         """The rows of the current page as HTML, with the columns' own renderers and classes.
@@ -87,13 +100,20 @@ class LeaderboardTable(tables.Table):
         leaderboard page has hundreds of cells, which cost several times the ranking query. Building the rows here
         keeps the page within a few milliseconds of its query.
         """
-        cells = [self._cell(column.name) for column in self.columns]
         rows = self.page.object_list if getattr(self, "page", None) else self.rows
-        records = (row.record for row in rows)
+        return self._html(row.record for row in rows)
+
+    def html_pinned_rows(self) -> list[SafeString]:
+        """The pinned rows, as html_rows renders the others."""
+        return self._html(self.pinned, pinned=True)
+
+    def _html(self, records, *, pinned: bool = False) -> list[SafeString]:
+        cells = [self._cell(column.name) for column in self.columns]
+        self._rendering_pinned = pinned  # read by render_pin while the rows below are built
         return [
             format_html(
                 '<tr class="{}">{}</tr>',
-                "odd" if number % 2 else "even",
+                ("odd" if number % 2 else "even") + (" pinned" if pinned or record.pk in self.pinned_ids else ""),
                 format_html_join("", '<td class="{}">{}</td>', (cell(record) for cell in cells)),
             )
             for number, record in enumerate(records)
@@ -103,6 +123,7 @@ class LeaderboardTable(tables.Table):
         """A function of a record giving the (class, content) of this column's cell."""
         fixed = {
             "compare": lambda record: ("", self.render_compare(record.pk, record)),
+            "pin": lambda record: ("pin", self.render_pin(record.pk, record)),
             "rank": lambda record: ("num rank", record.rank),
             "model": lambda record: ("", record.training.model.name),
             "training": lambda record: (
@@ -127,6 +148,20 @@ class LeaderboardTable(tables.Table):
         return format_html(
             '<input type="checkbox" name="checkpoint" value="{}" form="compare-form" aria-label="Compare {} step {}">',
             value,
+            record.training.name,
+            record.step,
+        )
+
+    def render_pin(self, value, record):
+        # Part of the ranking form (form="ranking-controls"), so Apply sends it without JavaScript. A pinned row also
+        # on the current page shows a ticked but disabled box there: only the pinned copy above is sent.
+        if record.pk in self.pinned_ids and not self._rendering_pinned:
+            return mark_safe('<input type="checkbox" checked disabled title="Pinned above" aria-label="Pinned above">')
+        return format_html(
+            '<input type="checkbox" name="pin" value="{}" form="ranking-controls" class="pin-toggle"{} '
+            'aria-label="Pin {} step {}">',
+            value,
+            " checked" if record.pk in self.pinned_ids else "",
             record.training.name,
             record.step,
         )
