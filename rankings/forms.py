@@ -180,7 +180,8 @@ class TableForm(forms.Form):
     """How the table shows the ranking, never what it ranks: which optional columns, and which rows stay pinned.
 
     Without `columns` every column is shown; with it, only those named (rank, name and score always are). The
-    chooser sends `columns=rank` beside its checkboxes, so that unticking every box still reads as a choice.
+    chooser sends `columns=rank` beside its checkboxes, so that unticking every box still reads as a choice. The
+    default adds nothing to the URL: the ranking form carries `columns` on only once some column is hidden.
     """
 
     FIXED = [("model", "Model"), ("step", "Step"), ("coverage", "Coverage"), ("stderr", "± stderr")]
@@ -191,6 +192,7 @@ class TableForm(forms.Form):
     def __init__(self, data=None, *, metrics=()):
         given = data is not None and ("columns" in data or "pin" in data)
         super().__init__(data if given else None)
+        self.query = data
         self.metrics = list(metrics)
         self.fields["columns"].choices = [
             ("rank", "Rank"),
@@ -215,6 +217,16 @@ class TableForm(forms.Form):
         """The values of the ticked boxes of the column chooser."""
         hidden = self.hidden()
         return [name for name, _ in self.fields["columns"].choices if name not in hidden]
+
+    def kept_columns(self) -> list[str]:
+        """What the ranking form sends on as `columns`: the chooser's choice once made, else nothing (every column)."""
+        return self.shown() if self.hidden() else []
+
+    def carried(self) -> list[tuple[str, str]]:
+        """The page's other parameters, which the column chooser (a form of its own) sends on unchanged."""
+        if self.query is None:
+            return []
+        return [(k, v) for k, values in self.query.lists() if k not in ("columns", "page", "_export") for v in values]
 
     def pins(self) -> list[int]:
         return self.cleaned_data.get("pin", []) if self.is_bound and "pin" not in self.errors else []

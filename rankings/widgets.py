@@ -64,9 +64,7 @@ class CheckboxPicker(forms.CheckboxSelectMultiple):
         shown += [(group, options) for group, options in rest if options]
         attrs = self.build_attrs(self.attrs, attrs)
         html_id = attrs.pop("id", f"id_{name}")
-        body = format_html_join(
-            "", "{}", (format_html("{}", self._group(name, group, options, chosen)) for group, options in shown)
-        )
+        body = format_html_join("", "{}", ((self._group(name, group, options, chosen),) for group, options in shown))
         total = sum(len(options) for _, options in merged)
         return format_html(
             '<div class="picker" id="{}" data-picker{}>'
@@ -91,7 +89,7 @@ class CheckboxPicker(forms.CheckboxSelectMultiple):
     def _group(name, group, options, chosen):
         boxes = format_html_join(
             "",
-            '<label class="picker__option"><input type="checkbox" name="{}" value="{}"{}> {}</label>',
+            '<label class="picker__option"><input type="checkbox" name="{}" value="{}"{}> <span>{}</span></label>',
             ((name, key, " checked" if str(key) in chosen else "", _label(label)) for key, label in options),
         )
         if not group:

@@ -1,9 +1,7 @@
 // The ranking controls, improved where JavaScript runs; without it they are plain checkboxes and an Apply button.
 // - Pickers (CheckboxPicker) get their filter box: typing hides the options that do not match.
-// - A pin toggle or a column checkbox (outside the form, tied to it by form="…") sends the form, as a change
-//   inside it does (htmx listens to the form only).
-// - While every column is shown, the chooser's boxes are left out of the request: the URL stays short, and a
-//   metric chosen next gets its column, as without any `columns` parameter.
+// - A pin toggle (in a table row, tied to the ranking form by form="…") sends that form, as a change inside it
+//   does: htmx listens to the form's own events only.
 (function () {
   function words(text) {
     return text.toLowerCase().split(/\s+/).filter(Boolean);
@@ -52,7 +50,7 @@
       }
       var picker = target.closest("[data-picker]");
       if (picker) countChosen(picker);
-      if (target.matches(".pin-toggle, [data-column-chooser] input") && target.form) target.form.requestSubmit();
+      if (target.matches(".pin-toggle") && target.form) target.form.requestSubmit();
     },
     true
   );
@@ -64,11 +62,6 @@
     },
     true
   );
-  document.addEventListener("htmx:configRequest", function (event) {
-    var boxes = document.querySelectorAll("[data-column-chooser] input[type=checkbox]");
-    var all = boxes.length && Array.prototype.every.call(boxes, function (box) { return box.checked; });
-    if (all) event.detail.parameters.delete("columns");
-  });
   document.addEventListener("DOMContentLoaded", setUp);
   document.addEventListener("htmx:afterSettle", setUp);
 })();
