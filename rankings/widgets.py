@@ -5,7 +5,8 @@ from collections.abc import Callable, Iterable
 from django import forms
 from django.core.cache import cache
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from evaluations import versions
 
@@ -86,15 +87,17 @@ class CheckboxPicker(forms.CheckboxSelectMultiple):
         )
 
     @staticmethod
-    def _group(name, group, options, chosen):
-        boxes = format_html_join(
-            "",
-            '<label class="picker__option"><input type="checkbox" name="{}" value="{}"{}> <span>{}</span></label>',
-            ((name, key, " checked" if str(key) in chosen else "", _label(label)) for key, label in options),
+    def _group(name, group, options, chosen) -> SafeString:
+        # Plain string building with escape(): format_html per option took 70 µs, a third of a 400-metric page.
+        name = escape(name)
+        boxes = "".join(
+            f'<label class="picker__option"><input type="checkbox" name="{name}" value="{escape(key)}"'
+            f"{' checked' if str(key) in chosen else ''}> <span>{_label(label)}</span></label>"
+            for key, label in options
         )
         if not group:
-            return format_html('<div class="picker__group">{}</div>', boxes)
-        return format_html('<fieldset class="picker__group"><legend>{}</legend>{}</fieldset>', group, boxes)
+            return mark_safe(f'<div class="picker__group">{boxes}</div>')  # noqa: S308 (escaped above)
+        return mark_safe(f'<fieldset class="picker__group"><legend>{escape(group)}</legend>{boxes}</fieldset>')  # noqa: S308
 
     def id_for_label(self, id_, index=None):
         return id_  # the picker as a whole, not its first checkbox
@@ -103,9 +106,9 @@ class CheckboxPicker(forms.CheckboxSelectMultiple):
         return False  # as CheckboxSelectMultiple: no box ticked is an answer
 
 
-def _label(label: str):
+def _label(label: str) -> str:
     text, _, details = str(label).partition("\t")
-    return format_html('{} <span class="muted">{}</span>', text, details) if details else text
+    return f'{escape(text)} <span class="muted">{escape(details)}</span>' if details else str(escape(text))
 
 
 def cached_choices(name: str, options: Callable[[], Iterable[tuple]]) -> list[tuple[str, str]]:
