@@ -8,7 +8,7 @@ from evaluations.labels import titled
 from evaluations.models import Metric
 
 from .methods import MAX_WEIGHT, MIN_WEIGHT, Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
-from .widgets import CheckboxPicker, cached_choices
+from .widgets import CheckboxPicker, cached_names
 
 MAX_METRICS = 40
 MAX_PINS = 10  # pinned rows sit above the table on every page: more would push the table off the screen
@@ -64,9 +64,14 @@ class RankingForm(forms.Form):
                     data[name] = value
         super().__init__(data if given else None, initial=initial | weights)
         metric = self.fields["metric"]
-        metric.widget.choices = cached_choices("metric-groups", lambda: metric_groups(metric.queryset))
-        # Named among all the metrics listed, so the same task at two few-shot counts reads as two settings.
-        titles = dict(cached_choices("metric", lambda: [(m.pk, m.title) for m in titled(metric.queryset)]))
+        # The picker's options, and each metric's name among all those listed (so the same task at two few-shot
+        # counts reads as two settings) for the weight labels: one cache entry, one stamp query.
+        picker = cached_names(
+            "metric-picker",
+            lambda: metric_picker(metric.queryset),
+        )
+        metric.widget.choices = picker["groups"]
+        titles = picker["titles"]
         for name in weights:
             if name.removeprefix("weight_") in titles:
                 self.fields[name] = forms.FloatField(
@@ -141,20 +146,20 @@ class RankingForm(forms.Form):
         return default if weight is None else weight
 
 
-def metric_groups(metrics) -> list[tuple[str, list[tuple[int, str]]]]:
-    """The metrics grouped by their benchmark's category (uncategorised last), each labelled with its benchmark and
-    name, then (after a tab, shown muted) its few-shot count and task version: the picker always shows the setting."""
+def metric_picker(metrics) -> dict:
+    """From one query: `groups`, the metrics grouped by their benchmark's category (uncategorised last), each labelled
+    with its benchmark and name, then (after a tab, shown muted) its few-shot count and task version, so the picker
+    always shows the setting; and `titles`, each metric's name among all of them (evaluations.labels.titled)."""
     uncategorised = Case(When(benchmark__category="", then=Value(1)), default=Value(0), output_field=IntegerField())
-    ordered = metrics.order_by(
-        uncategorised, "benchmark__category", "benchmark__name", "benchmark__num_fewshot", "benchmark__version", "key"
-    )
+    order = ["benchmark__category", "benchmark__name", "benchmark__num_fewshot", "benchmark__version", "key"]
+    ordered = titled(metrics.order_by(uncategorised, *order))
     groups: dict[str, list[tuple[int, str]]] = {}
     for m in ordered:
         setting = f"{m.benchmark.num_fewshot}-shot" + (f" · v{m.benchmark.version}" if m.benchmark.version else "")
         groups.setdefault(m.benchmark.category.capitalize() or "Uncategorised", []).append(
             (m.pk, f"{m.benchmark.name} · {m.label}\t{setting}")
         )
-    return list(groups.items())
+    return {"groups": list(groups.items()), "titles": {str(m.pk): m.title for m in ordered}}
 
 
 class IdListField(forms.Field):

@@ -116,15 +116,17 @@ def cached_choices(name: str, options: Callable[[], Iterable[tuple]]) -> list[tu
     any of those is saved or deleted (the names stamp of evaluations.versions).
 
     Listing 2,000 trainings means loading 2,000 rows as model instances on every page; the labels only change when
-    the names do. Grouped options, (group, [(value, label), ...]), are kept as they are.
+    the names do.
     """
+    return cached_names(name, lambda: [(str(value), str(label)) for value, label in options()])
+
+
+def cached_names(name: str, make: Callable[[], object]):
+    """What `make()` builds from names (options, labels), cached as `cached_choices` says: one stamp query."""
     stamp = versions.stamps([versions.NAMES])[versions.NAMES]
     key = f"choices:{name}:{stamp}"
-    choices = cache.get(key)
-    if choices is None:
-        choices = [
-            (str(value), [(str(k), str(lab)) for k, lab in label] if isinstance(label, list) else str(label))
-            for value, label in options()
-        ]
-        cache.set(key, choices, timeout=CHOICES_SECONDS)
-    return choices
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        cache.set(key, value, timeout=CHOICES_SECONDS)
+    return value
