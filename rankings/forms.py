@@ -178,15 +178,17 @@ class ColumnsField(forms.MultipleChoiceField):
     """The optional columns; a metric's column that the ranking no longer has (it was deselected) is not an error."""
 
     def valid_value(self, value) -> bool:
-        return super().valid_value(value) or (value.startswith("metric_") and value[7:].isdigit())
+        name, _, pk = value.partition("_")
+        return super().valid_value(value) or (name in ("metric", "offered") and pk.isdigit() and len(pk) < 19)
 
 
 class TableForm(forms.Form):
     """How the table shows the ranking, never what it ranks: which optional columns, and which rows stay pinned.
 
     Without `columns` every column is shown; with it, only those named (rank, name and score always are). The
-    chooser sends `columns=rank` beside its checkboxes, so that unticking every box still reads as a choice. The
-    default adds nothing to the URL: the ranking form carries `columns` on only once some column is hidden.
+    chooser sends `columns=rank` beside its checkboxes, so that unticking every box still reads as a choice, and
+    `offered_<id>` for each metric column it offers. The default adds nothing to the URL: the ranking form carries
+    `columns` on only once some column is hidden, naming the fixed columns shown and the metric columns hidden.
     """
 
     FIXED = [("model", "Model"), ("step", "Step"), ("coverage", "Coverage"), ("stderr", "± stderr")]
@@ -215,8 +217,16 @@ class TableForm(forms.Form):
         """The optional columns not to render ("stderr": the ± parts); none when `columns` is absent or wrong."""
         if not self.is_bound or "columns" not in self.data or not self.is_valid() and "columns" in self.errors:
             return set()
-        shown = set(self.cleaned_data["columns"])
-        return {name for name, _ in self.fields["columns"].choices if name != "rank" and name not in shown}
+        given = set(self.cleaned_data["columns"])
+        # A metric's column is hidden only where the chooser offered it (`offered_<id>`) and it was not ticked: a
+        # metric chosen since then has not been offered, so it gets its column.
+        return {
+            name
+            for name, _ in self.fields["columns"].choices
+            if name != "rank"
+            and name not in given
+            and (not name.startswith("metric_") or f"offered_{name[7:]}" in given)
+        }
 
     def shown(self) -> list[str]:
         """The values of the ticked boxes of the column chooser."""
@@ -225,7 +235,11 @@ class TableForm(forms.Form):
 
     def kept_columns(self) -> list[str]:
         """What the ranking form sends on as `columns`: the chooser's choice once made, else nothing (every column)."""
-        return self.shown() if self.hidden() else []
+        hidden = self.hidden()
+        if not hidden:
+            return []
+        fixed = [name for name in self.shown() if not name.startswith("metric_")]
+        return fixed + [f"offered_{name[7:]}" for name in sorted(hidden) if name.startswith("metric_")]
 
     def carried(self) -> list[tuple[str, str]]:
         """The page's other parameters, which the column chooser (a form of its own) sends on unchanged."""

@@ -50,7 +50,8 @@ def test_without_columns_every_column_is_shown(client, board):
 
 def test_columns_names_the_optional_columns_shown(client, board):
     acc = board["acc"]
-    response = client.get("/leaderboards/board/", {"columns": ["rank", "step", f"metric_{acc.pk}"]})
+    offered = [f"offered_{acc.pk}", f"offered_{board['ppl'].pk}"]  # as the chooser sends: which metric boxes it had
+    response = client.get("/leaderboards/board/", {"columns": ["rank", "step", f"metric_{acc.pk}", *offered]})
     names = headers(response)
     assert "Model" not in names
     assert "Coverage" not in names
@@ -122,3 +123,21 @@ def test_the_page_with_pins_and_columns_runs_a_bounded_number_of_queries(client,
         client.get("/leaderboards/board/", {"best_only": "0"})
     with django_assert_max_num_queries(len(plain) + 1):  # the pinned rows: one query more
         client.get("/leaderboards/board/", {"best_only": "0", "pin": alpha.pk, "columns": ["rank", "step"]})
+
+
+def test_a_metric_chosen_after_hiding_columns_gets_its_column(client, board):
+    """The ranking form carries the choice on; a metric the chooser never offered is shown, not hidden with the rest."""
+    acc, ppl = board["acc"], board["ppl"]
+    html = client.get(
+        "/rank/", {"metric": acc.pk, "method": "mean_rank", "columns": ["rank", "step", f"offered_{acc.pk}"]}
+    ).content.decode()
+    options = re.search(r'<div id="ranking-options".*?</div>', html, re.S).group(0)
+    carried = re.findall(r'<input type="hidden" name="columns" value="([^"]+)">', options)
+    assert carried == ["rank", "step", f"offered_{acc.pk}"]
+
+    response = client.get("/rank/", {"metric": [acc.pk, ppl.pk], "method": "mean_rank", "columns": carried})
+    names = headers(response)
+    assert f"{ppl.title} ↓" in names  # the new metric's column
+    assert not any(acc.title in name for name in names)  # still hidden
+    assert "Step" in names
+    assert "Model" not in names
