@@ -11,12 +11,13 @@ from .widgets import CheckboxPicker, cached_choices
 
 
 class CandidateFilter(django_filters.FilterSet):
-    # The form answers as the user types in this box (the ranking form's hx-trigger), as Enter does without JS.
+    # The form answers as the user types in this box (the ranking form's hx-trigger names its class), as Enter does
+    # without JS.
     q = django_filters.CharFilter(
         label="Search",
         method="search",
         max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "data-search-as-you-type": "", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"type": "search", "class": "search-as-you-type", "autocomplete": "off"}),
     )
     model = django_filters.ModelMultipleChoiceFilter(
         field_name="training__model",
