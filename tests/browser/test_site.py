@@ -38,7 +38,7 @@ def shot(page, name: str) -> None:
 
 
 def ranked_trainings(page) -> list[str]:
-    return page.locator("table.leaderboard tbody tr td:nth-child(4)").all_inner_texts()
+    return page.locator("table.leaderboard tbody tr td a[href^='/trainings/']").all_inner_texts()
 
 
 def test_a_leaderboard_filters_sorts_pages_and_exports(page):
