@@ -1,24 +1,36 @@
 """Which checkpoints a ranking considers. Filters narrow the candidates before ranking, so ranks restart at 1."""
 
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 
 from evaluations.models import Benchmark, CurrentScore, ModelFamily, Tag, Training
 
 from .models import RankedCheckpoint
-from .widgets import QuickSelectMultiple, cached_choices
+from .widgets import CheckboxPicker, cached_choices
 
 
 class CandidateFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(label="Search", method="search", max_length=100)
+    # The form answers as the user types in this box (the ranking form's hx-trigger names its class), as Enter does
+    # without JS.
+    q = django_filters.CharFilter(
+        label="Search",
+        method="search",
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "class": "search-as-you-type", "autocomplete": "off"}),
+    )
     model = django_filters.ModelMultipleChoiceFilter(
-        field_name="training__model", label="Model", queryset=ModelFamily.objects.all(), widget=QuickSelectMultiple
+        field_name="training__model",
+        label="Model",
+        queryset=ModelFamily.objects.all(),
+        widget=CheckboxPicker(noun="model"),
     )
     training = django_filters.ModelMultipleChoiceFilter(
-        queryset=Training.objects.select_related("model").order_by("model__name", "name"), widget=QuickSelectMultiple
+        queryset=Training.objects.select_related("model").order_by("model__name", "name"),
+        widget=CheckboxPicker(noun="training"),
     )
     tag = django_filters.ModelMultipleChoiceFilter(
-        field_name="training__model__tags", label="Tag", queryset=Tag.objects.all(), widget=QuickSelectMultiple
+        field_name="training__model__tags", label="Tag", queryset=Tag.objects.all(), widget=CheckboxPicker(noun="tag")
     )
     category = django_filters.ChoiceFilter(
         label="Evaluated on a benchmark of", method="evaluated_on_category", empty_label="any category"

@@ -2,14 +2,16 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Case, IntegerField, Value, When
 
 from evaluations.labels import titled
 from evaluations.models import Metric
 
 from .methods import MAX_WEIGHT, MIN_WEIGHT, Method, Missing, RankingError, RankingSpec, Ties, WeightedMetric
-from .widgets import QuickSelectMultiple, cached_choices
+from .widgets import CheckboxPicker, cached_names
 
 MAX_METRICS = 40
+MAX_PINS = 10  # pinned rows sit above the table on every page: more would push the table off the screen
 AUTOMATIC = ""
 WEIGHT_RANGE = f"must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"
 
@@ -25,7 +27,7 @@ class RankingForm(forms.Form):
         queryset=Metric.objects.select_related("benchmark").exclude(direction=Metric.Direction.UNKNOWN),
         required=False,
         label="Metrics",
-        widget=QuickSelectMultiple,
+        widget=CheckboxPicker(noun="metric"),
     )
     # Empty: the saved leaderboard's method, or the one that fits the number of metrics chosen.
     method = forms.ChoiceField(choices=[(AUTOMATIC, "automatic"), *Method.choices], required=False)
@@ -70,9 +72,14 @@ class RankingForm(forms.Form):
                     data[name] = value
         super().__init__(data if given else None, initial=initial | weights)
         metric = self.fields["metric"]
-        # Named among all the metrics listed, so the same task at two few-shot counts reads as two settings.
-        metric.widget.choices = cached_choices("metric", lambda: [(m.pk, m.title) for m in titled(metric.queryset)])
-        titles = dict(metric.widget.choices)
+        # The picker's options, and each metric's name among all those listed (so the same task at two few-shot
+        # counts reads as two settings) for the weight labels: one cache entry, one stamp query.
+        picker = cached_names(
+            "metric-picker",
+            lambda: metric_picker(metric.queryset),
+        )
+        metric.widget.choices = picker["groups"]
+        titles = picker["titles"]
         for name in weights:
             if name.removeprefix("weight_") in titles:
                 self.fields[name] = forms.FloatField(
@@ -145,6 +152,119 @@ class RankingForm(forms.Form):
     def _weight(data: dict, metric: Metric, default: float) -> float:
         weight = data.get(f"weight_{metric.pk}")
         return default if weight is None else weight
+
+
+def metric_picker(metrics) -> dict:
+    """From one query: `groups`, the metrics grouped by their benchmark's category (uncategorised last), each labelled
+    with its benchmark and name, then (after a tab, shown muted) its few-shot count and task version, so the picker
+    always shows the setting; and `titles`, each metric's name among all of them (evaluations.labels.titled)."""
+    uncategorised = Case(When(benchmark__category="", then=Value(1)), default=Value(0), output_field=IntegerField())
+    order = ["benchmark__category", "benchmark__name", "benchmark__num_fewshot", "benchmark__version", "key"]
+    ordered = titled(metrics.order_by(uncategorised, *order))
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for m in ordered:
+        setting = f"{m.benchmark.num_fewshot}-shot" + (f" · v{m.benchmark.version}" if m.benchmark.version else "")
+        groups.setdefault(m.benchmark.category.capitalize() or "Uncategorised", []).append(
+            (m.pk, f"{m.benchmark.name} · {m.label}\t{setting}")
+        )
+    return {"groups": list(groups.items()), "titles": {str(m.pk): m.title for m in ordered}}
+
+
+class IdListField(forms.Field):
+    """A list of database ids from repeated parameters; what is not an id is an error naming the field."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int]:
+        values = [v for v in (value or []) if v != ""]
+        if not all(v.isdigit() and len(v) < 19 for v in values):
+            raise ValidationError("Give checkpoint ids (whole numbers).")
+        return list(dict.fromkeys(int(v) for v in values))
+
+
+class ColumnsField(forms.MultipleChoiceField):
+    """The optional columns; a metric's column that the ranking no longer has (it was deselected) is not an error."""
+
+    def valid_value(self, value) -> bool:
+        name, _, pk = value.partition("_")
+        return super().valid_value(value) or (name in ("metric", "offered") and pk.isdigit() and len(pk) < 19)
+
+
+class TableForm(forms.Form):
+    """How the table shows the ranking, never what it ranks: which optional columns, and which rows stay pinned.
+
+    Without `columns` every column is shown; with it, only those named (rank, name and score always are). The
+    chooser sends `columns=rank` beside its checkboxes, so that unticking every box still reads as a choice, and
+    `offered_<id>` for each metric column it offers. The default adds nothing to the URL: the ranking form carries
+    `columns` on only once some column is hidden, naming the fixed columns shown and the metric columns hidden.
+    """
+
+    FIXED = [("model", "Model"), ("step", "Step"), ("coverage", "Coverage"), ("stderr", "± stderr")]
+
+    columns = ColumnsField(label="Columns", required=False, widget=forms.CheckboxSelectMultiple)
+    pin = IdListField(label="Pinned rows", required=False)
+
+    def __init__(self, data=None, *, metrics=()):
+        given = data is not None and ("columns" in data or "pin" in data)
+        super().__init__(data if given else None)
+        self.query = data
+        self.metrics = list(metrics)
+        self.fields["columns"].choices = [
+            ("rank", "Rank"),
+            *self.FIXED,
+            *((f"metric_{m.pk}", m.title) for m in self.metrics),
+        ]
+
+    def clean_pin(self) -> list[int]:
+        pins = self.cleaned_data["pin"]
+        if len(pins) > MAX_PINS:
+            raise ValidationError(f"Pin at most {MAX_PINS} rows.")
+        return pins
+
+    def hidden(self) -> set[str]:
+        """The optional columns not to render ("stderr": the ± parts); none when `columns` is absent or wrong."""
+        if not self.is_bound or "columns" not in self.data or not self.is_valid() and "columns" in self.errors:
+            return set()
+        given = set(self.cleaned_data["columns"])
+        # A metric's column is hidden only where the chooser offered it (`offered_<id>`) and it was not ticked: a
+        # metric chosen since then has not been offered, so it gets its column.
+        return {
+            name
+            for name, _ in self.fields["columns"].choices
+            if name != "rank"
+            and name not in given
+            and (not name.startswith("metric_") or f"offered_{name[7:]}" in given)
+        }
+
+    def shown(self) -> list[str]:
+        """The values of the ticked boxes of the column chooser."""
+        hidden = self.hidden()
+        return [name for name, _ in self.fields["columns"].choices if name not in hidden]
+
+    def kept_columns(self) -> list[str]:
+        """What the ranking form sends on as `columns`: the chooser's choice once made, else nothing (every column)."""
+        hidden = self.hidden()
+        if not hidden:
+            return []
+        fixed = [name for name in self.shown() if not name.startswith("metric_")]
+        return fixed + [f"offered_{name[7:]}" for name in sorted(hidden) if name.startswith("metric_")]
+
+    def carried(self) -> list[tuple[str, str]]:
+        """The page's other parameters, which the column chooser (a form of its own) sends on unchanged."""
+        if self.query is None:
+            return []
+        return [(k, v) for k, values in self.query.lists() if k not in ("columns", "page", "_export") for v in values]
+
+    def pins(self) -> list[int]:
+        return self.cleaned_data.get("pin", []) if self.is_bound and "pin" not in self.errors else []
+
+    def problem(self) -> str | None:
+        """The first error, naming the field, or None."""
+        if not self.is_bound:
+            return None
+        for name, messages in self.errors.items():
+            return f"{self.fields[name].label}: {messages[0]}"
+        return None
 
 
 class ParetoForm(forms.Form):

@@ -45,8 +45,10 @@ class MetricColumn(tables.Column):
         value = getattr(record, f"value_{self.metric.pk}", None)
         return f"{self.base_class} best" if value is not None and value == best else self.base_class
 
+    shows_stderr = True  # the table's column chooser may turn the ± parts off
+
     def render(self, value, record):
-        stderr = getattr(record, f"stderr_{self.metric.pk}", None)
+        stderr = getattr(record, f"stderr_{self.metric.pk}", None) if self.shows_stderr else None
         text = format_number(value, self.decimals)
         if stderr is None:
             return text
@@ -78,6 +80,7 @@ class CompareColumn(tables.CheckBoxColumn):
 
 class LeaderboardTable(tables.Table):
     compare = CompareColumn(accessor="pk", orderable=False, exclude_from_export=True)
+    pin = tables.Column(accessor="pk", verbose_name="Pin", orderable=False, exclude_from_export=True)
     rank = tables.Column(attrs={"td": {"class": "num rank"}, "th": {"class": "num rank"}})
     model = tables.Column(accessor="training__model__name", verbose_name="Model")
     training = tables.Column(
@@ -96,8 +99,23 @@ class LeaderboardTable(tables.Table):
         empty_text = "No checkpoint has the results this ranking needs. Try another metric or missing-value policy."
         template_name = "rankings/leaderboard_table.html"
 
-    def __init__(self, data, *, spec: RankingSpec, on_screen: bool = False, **kwargs):
+    def __init__(
+        self,
+        data,
+        *,
+        spec: RankingSpec,
+        on_screen: bool = False,
+        hidden: frozenset[str] = frozenset(),
+        pinned=(),
+        **kwargs,
+    ):
+        """`on_screen`: in the page's column order (screen_sequence), not the exports'; `hidden`: optional columns not
+        to render (TableForm.hidden); `pinned`: rows shown above the others, as `RankingQuerySet.rows_of` gives them,
+        with their ranks among all the rows."""
         self.spec = spec
+        self.pinned = list(pinned)
+        self.pinned_ids = {record.pk for record in self.pinned}
+        self._rendering_pinned = False
         single = spec.method == Method.METRIC
         metrics = titled(w.metric for w in spec.metrics)
         extra = [(f"metric_{metric.pk}", MetricColumn(metric, is_score=single)) for metric in metrics]
@@ -108,6 +126,11 @@ class LeaderboardTable(tables.Table):
         if spec.method == Method.METRIC:
             self.columns.hide("score")
             self.columns.hide("coverage")
+        for name in hidden - {"stderr"}:
+            if name in self.columns.columns:
+                self.columns.hide(name)
+        for _, column in extra:
+            column.shows_stderr = "stderr" not in hidden
 
     def html_rows(self) -> list[SafeString]:
         """The rows of the current page as HTML, with the columns' own renderers and classes.
@@ -116,16 +139,24 @@ class LeaderboardTable(tables.Table):
         leaderboard page has hundreds of cells, which cost several times the ranking query. Building the rows here
         keeps the page within a few milliseconds of its query.
         """
+        return self._html(self._records())
+
+    def html_pinned_rows(self) -> list[SafeString]:
+        """The pinned rows, as html_rows renders the others."""
+        return self._html(self.pinned, pinned=True)
+
+    def _html(self, records, *, pinned: bool = False) -> list[SafeString]:
+        # The digits are the page's (pinned rows show theirs alike, so a pinned and a listed value read the same).
         digits = self.digits
         for column in self.columns:
             if isinstance(column.column, MetricColumn):
                 column.column.decimals = digits[f"value_{column.column.metric.pk}"]
         cells = [self._cell(column.name) for column in self.columns]
-        records = self._records()
+        self._rendering_pinned = pinned  # read by render_pin while the rows below are built
         return [
             format_html(
                 '<tr class="{}">{}</tr>',
-                "odd" if number % 2 else "even",
+                ("odd" if number % 2 else "even") + (" pinned" if pinned or record.pk in self.pinned_ids else ""),
                 format_html_join("", '<td class="{}">{}</td>', (cell(record) for cell in cells)),
             )
             for number, record in enumerate(records)
@@ -144,6 +175,7 @@ class LeaderboardTable(tables.Table):
         """A function of a record giving the (class, content) of this column's cell."""
         fixed = {
             "compare": lambda record: ("", self.render_compare(record.pk, record)),
+            "pin": lambda record: ("pin", self.render_pin(record.pk, record)),
             "rank": lambda record: ("num rank", record.rank),
             "model": lambda record: ("", record.training.model.name),
             # The full name in a tooltip: a narrow screen wraps it within its kept-in-view column.
@@ -174,6 +206,20 @@ class LeaderboardTable(tables.Table):
         return format_html(
             '<input type="checkbox" name="checkpoint" value="{}" form="compare-form" aria-label="Compare {} step {}">',
             value,
+            record.training.name,
+            record.step,
+        )
+
+    def render_pin(self, value, record):
+        # Part of the ranking form (form="ranking-controls"), so Apply sends it without JavaScript. A pinned row also
+        # on the current page shows a ticked but disabled box there: only the pinned copy above is sent.
+        if record.pk in self.pinned_ids and not self._rendering_pinned:
+            return mark_safe('<input type="checkbox" checked disabled title="Pinned above" aria-label="Pinned above">')
+        return format_html(
+            '<input type="checkbox" name="pin" value="{}" form="ranking-controls" class="pin-toggle"{} '
+            'aria-label="Pin {} step {}">',
+            value,
+            " checked" if record.pk in self.pinned_ids else "",
             record.training.name,
             record.step,
         )
@@ -224,7 +270,7 @@ def screen_sequence(spec: RankingSpec) -> tuple[str, ...]:
     Exports keep the declared order (rank, model, training, step, ...), which their readers rely on.
     """
     score = f"metric_{spec.metrics[0].metric.pk}" if spec.method == Method.METRIC and spec.metrics else "score"
-    return ("compare", "rank", "training", score, "step", "model", "...")
+    return ("compare", "pin", "rank", "training", score, "step", "model", "...")
 
 
 def score_decimals(spec: RankingSpec) -> int:

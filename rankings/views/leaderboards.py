@@ -7,12 +7,12 @@ from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 from django_tables2 import RequestConfig
 
-from evaluations.labels import mixed_settings
+from evaluations.labels import mixed_settings, titled
 
 from .. import cache
 from ..exports import FORMATS, export_response
 from ..filters import CandidateFilter
-from ..forms import RankingForm
+from ..forms import RankingForm, TableForm
 from ..methods import RankingSpec
 from ..models import Leaderboard, RankedCheckpoint
 from ..paging import RankedPaginator
@@ -59,6 +59,7 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
     form = RankingForm(request.GET, initial_spec=initial)
     spec = form.spec() if form.is_valid() else initial
     filters = CandidateFilter(request.GET, queryset=candidates)
+    shown = TableForm(request.GET, metrics=titled(w.metric for w in spec.metrics) if spec else ())
     table = None
     # Settings the query string gets wrong are named; a saved leaderboard's own may have lost their meaning since.
     error = form.problem() or (spec.error() if spec is not None and spec.metrics else None)
@@ -70,9 +71,13 @@ def _ranking(request: HttpRequest, *, board: Leaderboard | None, candidates, ini
         export = request.GET.get("_export")
         if export in FORMATS:
             return _export(request, export, board, spec, filters, rows)
-        table = LeaderboardTable(rows, spec=spec, on_screen=True)
+        # The pinned rows keep the ranks they have among all the rows: the database ranks, then picks them.
+        pinned = list(rows.rows_of(shown.pins())) if shown.pins() else []
+        table = LeaderboardTable(rows, spec=spec, hidden=shown.hidden(), pinned=pinned, on_screen=True)
         RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": RankedPaginator}).configure(table)
     context = {"board": board, "form": form, "filter": filters, "spec": spec, "table": table, "error": error}
+    context["shown"] = shown
+    context["unpinned"] = [pk for pk in shown.pins() if pk not in table.pinned_ids] if table else []
     context["mixed_settings"] = mixed_settings(w.metric for w in spec.metrics) if spec else []
     context["export_formats"] = [("csv", "CSV"), ("json", "JSON"), ("md", "Markdown"), ("settings", "Settings (JSON)")]
     context["shows_weights"] = form.shows_weights(spec)

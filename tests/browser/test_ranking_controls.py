@@ -91,7 +91,7 @@ def choose_metrics(page, ids: list[str]) -> None:
     if picker.count():
         picker.select_option(ids)
         return
-    for box in page.locator("input[name=metric]").all():
+    for box in page.locator("#id_metric input[name=metric]").all():
         box.set_checked(box.get_attribute("value") in ids)
 
 
@@ -161,3 +161,132 @@ def test_the_weighted_mean_has_a_weight_input_per_metric(page):
     apply(page)
     expect(weights).to_have_count(0)
     expect(page.locator("#results .explanation")).not_to_contain_text("weight")
+
+
+# The controls researchers know from the Open LLM Leaderboard (issue 11, "What these users expect").
+
+
+def headers(page) -> list[str]:
+    return [text.strip() for text in page.locator("table.leaderboard thead th").all_text_contents()]
+
+
+def test_typing_in_the_metric_filter_hides_the_other_metrics(page):
+    page.goto("/rank/")
+    options = page.locator("#id_metric .picker__option")
+    expect(options.first).to_be_visible()
+    total = options.count()
+    assert total >= 19
+    if not page.javascript:  # a plain list of checkboxes: the filter box needs JavaScript and is not shown
+        expect(page.locator("#id_metric [data-picker-filter]")).to_be_hidden()
+        return
+    page.locator("#id_metric [data-picker-filter]").fill("winogr")
+    expect(page.locator("#id_metric .picker__option:visible")).to_have_count(1)
+    expect(page.locator("#id_metric .picker__option:visible")).to_contain_text("winogrande · acc")
+    expect(page.locator("#id_metric .picker__option:visible")).to_contain_text("0-shot")
+    page.locator("#id_metric [data-picker-filter]").fill("no such metric")
+    expect(page.locator("#id_metric .picker__none")).to_be_visible()
+    page.locator("#id_metric [data-picker-filter]").fill("")
+    expect(page.locator("#id_metric .picker__option:visible")).to_have_count(total)
+    # Filtering is not a setting: the page sent no request, so the URL is as it was.
+    assert urlsplit(page.url).query == ""
+
+
+def test_two_metrics_picked_by_checkbox_agree_in_url_form_and_table(page):
+    first, second = metric_ids("arc_easy acc", "piqa acc")
+    page.goto("/rank/")
+    page.locator(f"#id_metric input[value='{first}']").check()
+    page.locator(f"#id_metric input[value='{second}']").check()
+    apply(page)
+    expect(page.locator("table.leaderboard")).to_be_visible()
+    expect(page.locator("table.leaderboard thead")).to_contain_text("arc_easy · acc")
+    expect(page.locator("table.leaderboard thead")).to_contain_text("piqa · acc")
+    expect(page).to_have_url(re.compile(rf"metric={second}"))
+    assert sorted(query(page)["metric"]) == sorted([first, second])
+    checked = page.locator("#id_metric input:checked").evaluate_all("boxes => boxes.map(b => b.value)")
+    assert sorted(checked) == sorted([first, second])
+    if not page.javascript:  # after the round trip the chosen metrics come first, and the count says how many
+        expect(page.locator("#id_metric .picker__count")).to_contain_text("2 of")
+        expect(page.locator("#id_metric .picker__group").first).to_contain_text("Chosen")
+
+
+def test_hiding_a_column_removes_it_from_table_and_url_and_undo_brings_it_back(page):
+    page.goto("/leaderboards/zero-shot/")
+    expect(page.locator("table.leaderboard")).to_be_visible()
+    assert "Model" in headers(page)
+    rows = page.locator("table.leaderboard tbody tr")
+    expect(rows).to_have_count(16)
+
+    page.locator("[data-column-chooser] summary").click()
+    page.get_by_label("Model", exact=True).uncheck()
+    if not page.javascript:
+        page.get_by_role("button", name="Show these columns").click()
+    expect(page.locator("[data-column-chooser] summary")).to_contain_text("1 hidden")
+    assert "Model" not in headers(page)
+    assert "model" not in query(page)["columns"]
+    assert "step" in query(page)["columns"]
+    expect(rows).to_have_count(16)  # the same rows, one column fewer
+    expect(page.locator("table.leaderboard tbody tr").first.locator("td")).to_have_count(len(headers(page)))
+
+    if not page.locator("[data-column-chooser][open]").count():
+        page.locator("[data-column-chooser] summary").click()
+    page.get_by_label("Model", exact=True).check()
+    if not page.javascript:
+        page.get_by_role("button", name="Show these columns").click()
+    expect(page.locator("[data-column-chooser] summary")).not_to_contain_text("hidden")
+    assert "Model" in headers(page)
+    assert "model" in query(page).get("columns", ["model"])
+
+
+def test_the_search_answers_as_you_type_and_clearing_it_shows_every_row(page):
+    rows = page.locator("table.leaderboard tbody tr")
+    page.goto("/leaderboards/zero-shot/")
+    expect(rows).to_have_count(16)
+
+    if page.javascript:  # no Enter: the results follow the keys
+        page.locator("#id_q").press_sequentially("deduped", delay=30)
+    else:
+        page.fill("#id_q", "deduped")
+        apply(page)
+    expect(rows).to_have_count(8)
+    expect(page).to_have_url(re.compile(r"[?&]q=deduped(&|$)"))
+    expect(page.locator("#id_q")).to_have_value("deduped")
+
+    if page.javascript:
+        page.locator("#id_q").press("Control+a")
+        page.locator("#id_q").press("Backspace")
+    else:
+        page.fill("#id_q", "")
+        apply(page)
+    expect(rows).to_have_count(16)
+    expect(page).not_to_have_url(re.compile(r"[?&]q=deduped"))
+
+
+def test_a_pinned_row_stays_on_top_with_its_rank_while_sorting_and_paging(page):
+    pinned = page.locator("table.leaderboard tbody.pinned-rows tr")
+    page.goto("/leaderboards/zero-shot/?best_only=0")
+    third = page.locator("table.leaderboard tbody:not(.pinned-rows) tr").nth(2)
+    expect(third.locator("td.rank")).to_have_text("3")
+    training = third.locator("td").nth(3).inner_text()
+    third.locator("input.pin-toggle").check()
+    apply(page)
+    expect(pinned).to_have_count(1)
+    expect(pinned.locator("td.rank")).to_have_text("3")
+    assert len(query(page)["pin"]) == 1
+
+    # Sorted by step, then on page 2: the pinned row is still the first, with its rank in the ranking.
+    page.locator("table.leaderboard thead th a", has_text="Step").click()
+    expect(page).to_have_url(re.compile(r"sort="))
+    expect(pinned.locator("td.rank")).to_have_text("3")
+    page.locator(".pagination a", has_text=re.compile(r"^\s*2\s*$")).first.click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(pinned).to_have_count(1)
+    expect(pinned.locator("td.rank")).to_have_text("3")
+    expect(pinned.locator("td").nth(3)).to_have_text(training)
+    assert "pin" in query(page)
+    assert "sort" in query(page)
+
+    # Unpinned, the row goes back to its place only.
+    pinned.locator("input.pin-toggle").uncheck()
+    apply(page)
+    expect(pinned).to_have_count(0)
+    assert "pin" not in query(page)

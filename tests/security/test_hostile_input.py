@@ -39,7 +39,7 @@ LEAKS += ["site-packages", 'FROM "', "django.db"]
 
 # Each page's query parameters (what its forms, filters, tables and paginators read).
 RANKING = ["metric", "method", "best_only", "missing", "ties", "q", "model", "training", "tag", "category"]
-RANKING += ["evaluated_after", "evaluated_before", "sort", "page", "per_page", "_export", "weight_1"]
+RANKING += ["evaluated_after", "evaluated_before", "sort", "page", "per_page", "_export", "weight_1", "columns", "pin"]
 PARAMS = {
     "rankings:leaderboard": RANKING,
     "rankings:ranking": RANKING,
