@@ -246,7 +246,12 @@ class LeaderboardTable(tables.Table):
         return _tie_breakers(queryset, F("rank").desc() if is_descending else F("rank").asc())
 
     def order_score(self, queryset, is_descending: bool):
-        return _tie_breakers(queryset, F("score").desc() if is_descending else F("score").asc())
+        # As for a metric column: the first click (django-tables2's "ascending") shows the best score first, which is
+        # the highest except for mean rank.
+        if self.spec.higher_is_better:
+            is_descending = not is_descending
+        field = F("score")
+        return _tie_breakers(queryset, field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True))
 
     def order_coverage(self, queryset, is_descending: bool):
         return _tie_breakers(queryset, F("coverage").desc() if is_descending else F("coverage").asc())
@@ -265,12 +270,13 @@ class LeaderboardTable(tables.Table):
 
 def screen_sequence(spec: RankingSpec) -> tuple[str, ...]:
     """The page's column order: rank, name and score first, so that they can stay in view (sticky) while the rest of
-    a wide table scrolls sideways, and a phone shows a score without scrolling. A single metric is the score.
+    a wide table scrolls sideways, and a phone shows a score without scrolling; the compare and pin boxes follow. A
+    single metric is the score.
 
     Exports keep the declared order (rank, model, training, step, ...), which their readers rely on.
     """
     score = f"metric_{spec.metrics[0].metric.pk}" if spec.method == Method.METRIC and spec.metrics else "score"
-    return ("compare", "pin", "rank", "training", score, "step", "model", "...")
+    return ("rank", "training", score, "compare", "pin", "step", "model", "...")
 
 
 def score_decimals(spec: RankingSpec) -> int:

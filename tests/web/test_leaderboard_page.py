@@ -107,6 +107,17 @@ def test_the_first_click_on_a_metric_header_shows_the_best_first(client, data, k
     assert rows_of(worst)[0][:2] != best
 
 
+@pytest.mark.parametrize("method", ["normalised_mean", "mean_rank", "win_rate"])
+def test_the_first_click_on_the_score_header_shows_the_best_first(client, data, method):
+    params = {"best_only": "0", "metric": [data["acc"].pk, data["ppl"].pk], "method": method}
+    assert "sort=score" in client.get("/rank/", params).content.decode()  # the header's first-click link
+    best_first = [row[2] for row in rows_of(client.get("/rank/", {**params, "sort": "score"}))]
+    worst_first = [row[2] for row in rows_of(client.get("/rank/", {**params, "sort": "-score"}))]
+    assert best_first[0] == 1
+    assert best_first == sorted(best_first)
+    assert worst_first == sorted(worst_first, reverse=True)
+
+
 @pytest.mark.parametrize(
     "params",
     [
