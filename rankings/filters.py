@@ -57,6 +57,17 @@ class CandidateFilter(django_filters.FilterSet):
             form.has_cached_choices = True
         return form
 
+    @property
+    def refinements(self) -> list[str]:
+        """Labels of the filters set beyond the name search: the page folds those filters away unless one is set, so
+        the ranked rows are not three screens below the form."""
+        data = self.form.data
+        return [
+            str(self.form.fields[name].label)
+            for name in self.Meta.fields
+            if name != "q" and any(value.strip() for value in data.getlist(name))
+        ]
+
     def search(self, queryset, name: str, value: str):
         words = value.split()
         for word in words:

@@ -230,3 +230,14 @@ def test_a_leaderboard_that_cannot_rank_shows_its_error_and_the_others_still_ren
     assert api.status_code == 400
     assert "has no known scale" in json.dumps(api.json())
     assert client.get("/api/v1/leaderboards/broken/").status_code == 200
+
+
+def test_the_filters_beyond_the_search_are_folded_unless_one_is_set(client, data):
+    folded = client.get("/leaderboards/main/").content.decode()
+    assert '<details class="more-filters">' in folded
+    assert 'id="id_q"' in folded  # the name search stays in view
+
+    small = factories.model(name="small")
+    unfolded = client.get("/leaderboards/main/", {"model": small.pk}).content.decode()
+    assert '<details class="more-filters" open>' in unfolded
+    assert '<span class="muted">(Model)</span>' in unfolded
