@@ -13,7 +13,7 @@ from evaluations.models import CurrentScore, Metric, Tag, Training
 from . import charts
 from .methods import Missing, RankingSpec
 from .models import RankedCheckpoint
-from .widgets import QuickSelectMultiple, cached_choices
+from .widgets import CheckboxPicker, cached_names
 
 COLOUR_BY = {"training": "training", "model": "model family", "size": "model size", "tag": "tags"}
 # Sizes are ordered, so they get an ordered palette, small (dark) to large (light): plotly's "Viridis".
@@ -115,6 +115,14 @@ MAX_OVERLAID = 12
 SMOOTHING_RANGE = "must be a number from 0 (no smoothing) to 0.99"
 
 
+def _trainings_by_model() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The overlay picker's options: trainings grouped under their model's name, at most 500 in all."""
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for training in Training.objects.select_related("model").order_by("model__name", "name")[:500]:
+        grouped.setdefault(training.model.name, []).append((str(training.pk), training.name))
+    return list(grouped.items())
+
+
 class StepChartForm(forms.Form):
     """How the step chart draws: the step axis, smoothing, the colours, and trainings of any model to overlay.
 
@@ -142,16 +150,13 @@ class StepChartForm(forms.Form):
         queryset=Training.objects.all(),
         label=f"Overlay trainings of any model (up to {MAX_OVERLAID})",
         required=False,
-        widget=QuickSelectMultiple(attrs={"size": 6}),
+        widget=CheckboxPicker(noun="training"),
     )
 
     def __init__(self, data, **kwargs):
         super().__init__(data.copy(), **kwargs)
         picker = self.fields["overlay_training"]
-        trainings = Training.objects.select_related("model").order_by("model__name", "name")
-        picker.widget.choices = cached_choices(
-            "overlay-trainings", lambda: ((t.pk, f"{t.model.name} · {t.name}") for t in trainings[:500])
-        )
+        picker.widget.choices = cached_names("overlay-trainings", _trainings_by_model)
 
     def clean_overlay_training(self):
         chosen = self.cleaned_data["overlay_training"]

@@ -14,6 +14,7 @@ from evaluations.models import Checkpoint, Metric, Training
 from .. import charts, curves
 from ..methods import Method, Missing, RankingSpec
 from ..models import DeploymentSelection, RankedCheckpoint
+from ..widgets import CheckboxPicker
 
 MAX_CHART_METRICS = 6
 DEFAULT_CHART_METRICS = 4
@@ -51,9 +52,15 @@ def training(request: HttpRequest, pk: int) -> TemplateResponse:
     siblings = list(training.model.trainings.exclude(pk=training.pk).order_by("name"))
     added = [t.pk for t in form.setting("overlay_training", [])]
     shown_ids = [training.pk, *([t.pk for t in siblings] if overlay else []), *added]
+    # Checkboxes, not a Ctrl-click multi-select; the direction is the label's muted part.
+    lower = Metric.Direction.LOWER
+    labels = [(m.pk, f"{m.title}\tlower is better" if m.direction == lower else m.title) for m in choices]
+    picker = CheckboxPicker(choices=labels, noun="metric")
+    metric_picker = picker.render("metric", [m.pk for m in chosen], attrs={"id": "chart-metrics"})
     context = {
         "training": training,
         "choices": choices,
+        "metric_picker": metric_picker,
         "chosen": chosen,
         "overlay": overlay,
         "siblings": siblings,

@@ -210,7 +210,7 @@ def test_open_a_training_switch_to_the_log_axis_overlay_and_select_for_deploymen
 
         # Overlay another training: its name joins the legend.
         other = Training.objects.exclude(model=training.model).order_by("name").first()
-        page.locator("select[name=overlay_training]").select_option(str(other.pk))
+        page.locator(f"#id_overlay_training input[value='{other.pk}']").check()
         show(page)
         assert query(page)["overlay_training"] == [str(other.pk)]
         expect(page.locator(".js-plotly-plot .legend")).to_contain_text(other.name)
