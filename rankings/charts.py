@@ -433,10 +433,13 @@ def spans_orders_of_magnitude(values: list[float | None]) -> bool:
     return bool(known) and min(known) > 0 and max(known) / min(known) >= 100
 
 
-def pareto(rows: list, *, y_title: str, higher_is_better: bool) -> dict:
+def pareto(
+    rows: list, *, y_title: str, higher_is_better: bool, groups: dict | None = None, legend_title: str = ""
+) -> dict:
     """Every row's score against its size (log axis), and the frontier the database marked, as a step line.
 
-    Each point carries its checkpoint's URL in `customdata`; static/js/pareto.js opens it on a click.
+    `groups` (row id → group label, in the legend's order) colours the points by group, one trace each, as W&B's
+    "group by" does. Each point carries its checkpoint's URL in `customdata`; static/js/pareto.js opens it on a click.
     """
 
     def trace(points: list, **fields) -> dict:
@@ -450,11 +453,24 @@ def pareto(rows: list, *, y_title: str, higher_is_better: bool) -> dict:
             **fields,
         }
 
+    marker = {"size": 9, "opacity": 0.7}
+    if groups:
+        by_group: dict[str, list] = {label: [] for label in groups.values()}
+        for row in rows:
+            by_group[groups[row.pk]].append(row)
+        points = [
+            trace(members, mode="markers", name=_text(label), marker=marker) for label, members in by_group.items()
+        ]
+    else:
+        points = [trace(rows, mode="markers", name="checkpoints", marker=marker)]
     frontier = [row for row in rows if row.on_frontier]
     # Lower-is-better frontiers fall to the right; "hv" still draws the best-so-far staircase either way.
+    frontier_line = {"shape": "hv", "width": 2, "color": "#1f2937" if groups else None}
     data = [
-        trace(rows, mode="markers", name="checkpoints", marker={"size": 9, "opacity": 0.7}),
-        trace(frontier, mode="lines+markers", name="Pareto frontier", line={"shape": "hv", "width": 2}),
+        *points,
+        trace(
+            frontier, mode="lines+markers", name="Pareto frontier", line={k: v for k, v in frontier_line.items() if v}
+        ),
     ]
     direction = "higher is better" if higher_is_better else "lower is better"
     return _figure(
@@ -462,4 +478,5 @@ def pareto(rows: list, *, y_title: str, higher_is_better: bool) -> dict:
         height=440,
         xaxis={"type": "log", "title": {"text": "parameters (log scale)"}},
         yaxis={"title": {"text": _text(f"{y_title} ({direction})")}},
+        **({"legend": {"title": {"text": _text(legend_title)}}} if legend_title else {}),
     )

@@ -69,9 +69,11 @@ def _size(count: int | None) -> str:
     return f"{count / 1e9:.3g}B parameters" if count >= 1e9 else f"{count / 1e6:.3g}M parameters"
 
 
-def _group(training: Training, by: str) -> tuple:
+def group_of(training: Training, by: str) -> tuple:
     """(sort key, group label) of a training when colouring by `by`."""
     model = training.model
+    if by == "training":
+        return (training.name,), training.name
     if by == "model":
         return (model.name,), model.name
     if by == "size":
@@ -92,7 +94,7 @@ def colours(trainings: list[Training], named: dict[int, str], by: str) -> dict:
     palette = charts.THEME["layout"]["colorway"]
     if by not in COLOUR_BY or by == "training":
         return {"colours": {named[t.pk]: palette[index % len(palette)] for index, t in enumerate(trainings)}}
-    keyed = {t.pk: _group(t, by) for t in trainings}
+    keyed = {t.pk: group_of(t, by) for t in trainings}
     # Group labels in their natural order (sizes small to large); the trainings themselves are not reordered.
     ordered = list(dict.fromkeys(label for _, label in sorted(keyed.values())))
     scale = VIRIDIS if by == "size" else palette

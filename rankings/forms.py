@@ -271,6 +271,12 @@ class ParetoForm(forms.Form):
     """The x axis of the Pareto view. Only model size for now: no model in the data records training tokens."""
 
     x = forms.ChoiceField(label="Size axis", choices=[("parameters", "parameters (model size)")], required=False)
+    # Size is the x axis already, so it is not a colour here; training colours the checkpoints of each training.
+    colour_by = forms.ChoiceField(
+        label="Colour by",
+        choices=[("", "one colour"), ("model", "model family"), ("tag", "tags"), ("training", "training")],
+        required=False,
+    )
 
     def size_field(self) -> str:
         """The field path holding each row's size (the form must be valid)."""

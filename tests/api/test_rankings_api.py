@@ -111,10 +111,14 @@ def test_ad_hoc_rankings_equal_the_rank_pages_rows(anonymous, data):
 def test_sorted_rows_follow_the_pages_sort(anonymous, data):
     acc, ppl, _ = data
     leaderboard = board(acc, best_only=False)
-    for ordering in ("-step", "training", "score", "-rank"):
-        page = html_rows(reverse("rankings:leaderboard", args=[leaderboard.slug]), {"sort": ordering})
+    # The API orders literally (DRF's convention: "score" ascending); the page's first click on a score header shows
+    # the best first, so its sort=score is the API's -score when higher is better.
+    for sort, ordering in (("-step", "-step"), ("training", "training"), ("score", "-score"), ("-score", "score")):
+        page = html_rows(reverse("rankings:leaderboard", args=[leaderboard.slug]), {"sort": sort})
         api = api_rows(anonymous, f"/api/v1/leaderboards/{leaderboard.slug}/rows/", {"ordering": ordering})
         assert api == page, ordering
+    page = html_rows(reverse("rankings:leaderboard", args=[leaderboard.slug]), {"sort": "-rank"})
+    assert api_rows(anonymous, f"/api/v1/leaderboards/{leaderboard.slug}/rows/", {"ordering": "-rank"}) == page
 
 
 def test_rows_carry_the_ranking_settings_and_each_metrics_values(anonymous, data):

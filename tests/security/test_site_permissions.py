@@ -46,6 +46,8 @@ def page(name: str, *args: Callable[[World], object]) -> Callable[[World], str]:
 SITE = {
     "home": [Case(page("home"), OPEN)],
     "evaluations:model": [Case(page("evaluations:model", lambda w: w.checkpoint.training.model_id), OPEN)],
+    # The model page with results: the rankings view answers evaluations:model's address (leaderboard_site/urls.py).
+    "models/<int:pk>/": [Case(lambda w: f"/models/{w.checkpoint.training.model_id}/", OPEN)],
     "evaluations:benchmarks": [Case(page("evaluations:benchmarks"), OPEN)],
     "evaluations:benchmark": [Case(page("evaluations:benchmark", lambda w: w.benchmark.pk), OPEN)],
     "evaluations:coverage": [Case(page("evaluations:coverage"), OPEN)],

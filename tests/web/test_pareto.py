@@ -64,6 +64,25 @@ def test_the_frontier_of_a_mean_on_the_demo_data(client, boards, django_assert_m
     assert chart["data"][1]["line"]["shape"] == "hv"
 
 
+@pytest.mark.parametrize(("colour_by", "groups"), [("model", 8), ("tag", 1), ("training", 16)])
+def test_colour_by_draws_one_trace_per_group_and_the_legend_says_what_the_colours_mean(
+    client, boards, colour_by, groups, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(14):
+        response = page(client, "/leaderboards/zero-shot/pareto/", {"colour_by": colour_by})
+    chart = response.context["chart"]
+    *points, frontier = chart["data"]
+    assert len(points) == groups
+    assert sum(len(trace["x"]) for trace in points) == 16  # every row once, in its group's trace
+    assert frontier["name"] == "Pareto frontier"
+    assert len(frontier["x"]) == 7  # colouring changes no row of the frontier
+    assert chart["layout"]["legend"]["title"]["text"].startswith("colour: ")
+    if colour_by == "model":
+        assert [trace["name"] for trace in points][:2] == ["pythia-v1.1-1.4b", "pythia-v1.1-12b"]  # by name
+    if colour_by == "tag":
+        assert points[0]["name"] == "pythia"
+
+
 def test_a_lower_is_better_metric_on_the_demo_data(client, demo_data):
     ppl = Metric.objects.get(benchmark__slug="lambada_openai", key="ppl")
     response = page(client, "/pareto/", {"metric": ppl.pk, "method": "metric"})
