@@ -103,8 +103,11 @@ def test_pick_rank_weigh_deselect_filter_sort_page_export_and_compare_three(page
     arc = chosen["arc_easy acc"]
     expect(page.locator(f"#id_weight_{arc}")).to_have_value("1")
     page.fill(f"#id_weight_{arc}", "3")
+    typed_in = page.locator(f"#id_weight_{arc}").element_handle()
     page.locator(f"#id_weight_{arc}").dispatch_event("change") if page.javascript else apply(page)
     expect(page.locator("#results .explanation")).to_contain_text("arc_easy acc (weight 3)")
+    if page.javascript:  # the settings htmx swaps in after the table (hx-select-oob) have replaced the weight inputs
+        page.wait_for_function("input => !input.isConnected", arg=typed_in)
     agree(page, chosen, method="weighted_mean", score="Weighted mean")
     assert query(page)[f"weight_{arc}"] == ["3"]
 
