@@ -78,12 +78,19 @@ loadtest: $(INSTALLED)
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) manage.py loadtest --concurrency $(CONCURRENCY) --seconds $(SECONDS)
 
 # `make test` leaves out the few full-scale tests marked slow (about a minute and a half between them); CI runs
-# everything with `make test-all`.
+# everything with `make test-all`. Both spread the tests over one process per CPU (pytest-xdist, a module to a
+# process). The browser tests run in a second pass: beside the other modules' transactions in one process, a live
+# server's request waited on SQLite's shared in-memory database for ever. TEST_PROCESSES=0 runs in one process.
+TEST_PROCESSES ?= auto
+XDIST = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadscope)
+
 test: $(INSTALLED_TEST)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not slow" --ignore=tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not slow" tests/browser $(PYTEST_ARGS)
 
 test-all: $(INSTALLED_TEST)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) --ignore=tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) tests/browser $(PYTEST_ARGS)
 
 lint: $(INSTALLED_TEST)
 	$(VENV)/bin/ruff check .
