@@ -232,12 +232,14 @@ def test_a_leaderboard_that_cannot_rank_shows_its_error_and_the_others_still_ren
     assert client.get("/api/v1/leaderboards/broken/").status_code == 200
 
 
-def test_the_filters_beyond_the_search_are_folded_unless_one_is_set(client, data):
-    folded = client.get("/leaderboards/main/").content.decode()
+@pytest.mark.parametrize("url", ["/leaderboards/main/", "/leaderboards/main/pareto/", "/rank/across/"])
+def test_the_filters_beyond_the_search_are_folded_unless_one_is_set(client, data, url):
+    folded = client.get(url).content.decode()
     assert '<details class="more-filters">' in folded
     assert 'id="id_q"' in folded  # the name search stays in view
+    assert "js/controls.js" in folded  # the pickers' filter boxes
 
     small = factories.model(name="small")
-    unfolded = client.get("/leaderboards/main/", {"model": small.pk}).content.decode()
+    unfolded = client.get(url, {"model": small.pk}).content.decode()
     assert '<details class="more-filters" open>' in unfolded
     assert '<span class="muted">(Model)</span>' in unfolded
